@@ -1,0 +1,1 @@
+"""derlink.store."""
