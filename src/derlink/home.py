@@ -40,6 +40,17 @@ class Home:
         return self.root / "pki"
 
     @property
+    def audit_key_file(self) -> Path:
+        """The control plane's audit key: it signs the audit log's tree heads (0600, unencrypted
+        so that unattended servers can sign; protect the data directory)."""
+        return self.pki_dir / "audit.key"
+
+    @property
+    def audit_cert_file(self) -> Path:
+        """The audit key's certificate (and chain), for anyone who verifies tree heads."""
+        return self.pki_dir / "audit.pem"
+
+    @property
     def run_dir(self) -> Path:
         """Runtime state: pid files, generated server configs, sockets."""
         return self.root / "run"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
+from derlink.audit.event import AuditEvent
 from derlink.config import Config, load_config
 from derlink.home import Home
 
@@ -26,6 +29,26 @@ class CliContext:
     @property
     def database_url(self) -> str:
         return self.config.database_url(self.home)
+
+    @property
+    def actor(self) -> str:
+        """Who is acting, for the audit log: the local operator account running the CLI."""
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = str(os.getuid())
+        return f"cli:{user}"
+
+    def passphrase(self) -> bytes | None:
+        """The CA key passphrase from the environment variable the config names, if set."""
+        value = os.environ.get(self.config.pki.passphrase_env)
+        return value.encode() if value else None
+
+    def audit(self, event: AuditEvent) -> None:
+        """Append ``event`` to the tamper-evident audit log of this data directory (durably)."""
+        from derlink.audit.service import append_event_sync
+
+        append_event_sync(self.home.require(), self.database_url, event)
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
