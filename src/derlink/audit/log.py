@@ -146,19 +146,27 @@ class AuditLog:
     async def append_many(
         self, events: Sequence[AuditEvent], *, now: datetime | None = None
     ) -> list[StoredRecord]:
-        """Append several events in one transaction (all or none)."""
+        """Append several events in one transaction of their own (all or none)."""
+        async with self.db.transaction() as session:
+            return await self.append_in(session, events, now=now)
+
+    async def append_in(
+        self, session: AsyncSession, events: Sequence[AuditEvent], *, now: datetime | None = None
+    ) -> list[StoredRecord]:
+        """Append ``events`` inside the caller's transaction, so that a change and its audit
+        record commit together or not at all. Takes the log's append lock until that commit:
+        call it last in the transaction."""
         if self.signer is None:
             raise AuditError("no audit key: this log can be read and verified, not written")
         when = (now or datetime.now(UTC)).astimezone(UTC)
-        async with self.db.transaction() as session:
-            frontier = await self._lock_frontier(session)
-            stored = [self._seal(frontier, event, when) for event in events]
-            session.add_all(_record_to_row(s.record, s.leaf_hash, s.head) for s in stored)
-            await session.execute(
-                update(AuditStateRow)
-                .where(AuditStateRow.id == STATE_ID)
-                .values(size=frontier.size, frontier=frontier.to_bytes())
-            )
+        frontier = await self._lock_frontier(session)
+        stored = [self._seal(frontier, event, when) for event in events]
+        session.add_all(_record_to_row(s.record, s.leaf_hash, s.head) for s in stored)
+        await session.execute(
+            update(AuditStateRow)
+            .where(AuditStateRow.id == STATE_ID)
+            .values(size=frontier.size, frontier=frontier.to_bytes())
+        )
         return stored
 
     async def _lock_frontier(self, session: AsyncSession) -> CompactRange:
