@@ -27,6 +27,12 @@ COMMANDS: dict[str, str] = {
     "audit": "derlink.cli.audit_cmd:audit",
     "db": "derlink.cli.db_cmd:db",
     "demo": "derlink.cli.demo_cmd:demo",
+    "group": "derlink.cli.fleet_cmd:group",
+    "site": "derlink.cli.fleet_cmd:site",
+    "device": "derlink.cli.fleet_cmd:device",
+    "program": "derlink.cli.control_cmd:program",
+    "control": "derlink.cli.control_cmd:control",
+    "rate": "derlink.cli.control_cmd:rate",
 }
 
 
