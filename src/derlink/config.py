@@ -56,6 +56,10 @@ class PkiConfig(_Section):
 class Sep2Config(_Section):
     registration: Literal["preregistered", "open"] = "preregistered"
     default_poll_rate: int = Field(default=900, ge=1)
+    csipaus_namespace: Literal["https://csipaus.org/ns/v1.3", "https://csipaus.org/ns"] = Field(
+        default="https://csipaus.org/ns/v1.3",
+        description="Namespace of CSIP-AUS elements in answers: v1.3, or v1.2's.",
+    )
 
 
 class XmppConfig(_Section):

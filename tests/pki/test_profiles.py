@@ -114,7 +114,10 @@ def test_server_profile(pki: Pki, now: datetime) -> None:
         ipaddress.ip_address("192.0.2.7"),
         ipaddress.ip_address("::1"),
     ]
-    assert list(ext(cert, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert list(ext(cert, x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+    ]
     assert key_usage_of(cert) == {"digital_signature", "key_agreement"}
     assert cert.not_valid_before_utc == now
     assert cert.not_valid_after_utc == now + timedelta(days=825)

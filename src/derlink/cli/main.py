@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "program": "derlink.cli.control_cmd:program",
     "control": "derlink.cli.control_cmd:control",
     "rate": "derlink.cli.control_cmd:rate",
+    "serve": "derlink.cli.serve_cmd:serve",
 }
 
 

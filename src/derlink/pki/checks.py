@@ -181,10 +181,11 @@ def _check_leaf(spec: LeafSpec, cert: x509.Certificate) -> None:
     if usage != spec.key_usage:
         want = ", ".join(sorted(spec.key_usage))
         raise CertificateError(f"keyUsage is {', '.join(sorted(usage))}, expected {want}")
-    if spec.eku is not None:
+    if spec.eku:
         eku = extension(cert, x509.ExtendedKeyUsage)
-        if eku is None or spec.eku not in eku.value:
-            raise CertificateError(f"extendedKeyUsage lacks {spec.eku.dotted_string}")
+        for purpose in spec.eku:
+            if eku is None or purpose not in eku.value:
+                raise CertificateError(f"extendedKeyUsage lacks {purpose.dotted_string}")
     if spec.unit is not None:
         _check_unit(cert, spec.unit)
 

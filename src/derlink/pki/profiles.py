@@ -58,7 +58,7 @@ class LeafSpec:
 
     issuer: Profile
     key_usage: frozenset[str]
-    eku: x509.ObjectIdentifier | None
+    eku: tuple[x509.ObjectIdentifier, ...]
     policy: x509.ObjectIdentifier | None
     unit: str | None
     roles: bool = False
@@ -68,14 +68,19 @@ _SIGN_AGREE = frozenset({"digital_signature", "key_agreement"})
 
 LEAF_SPECS: dict[Profile, LeafSpec] = {
     # IEEE 2030.5-2018 6.11: keyUsage digitalSignature + keyAgreement, critical; no EKU.
-    Profile.DEVICE: LeafSpec(Profile.DEVICE_CA, _SIGN_AGREE, None, None, None),
+    Profile.DEVICE: LeafSpec(Profile.DEVICE_CA, _SIGN_AGREE, (), None, None),
+    # clientAuth too: the head-end is the TLS client when it POSTs notifications.
     Profile.SERVER: LeafSpec(
-        Profile.DEVICE_CA, _SIGN_AGREE, ExtendedKeyUsageOID.SERVER_AUTH, oids.POLICY_SERVER, None
+        Profile.DEVICE_CA,
+        _SIGN_AGREE,
+        (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
+        oids.POLICY_SERVER,
+        None,
     ),
     Profile.OPERATOR: LeafSpec(
         Profile.OPERATOR_CA,
         _SIGN_AGREE,
-        ExtendedKeyUsageOID.CLIENT_AUTH,
+        (ExtendedKeyUsageOID.CLIENT_AUTH,),
         oids.POLICY_OPERATOR,
         "operators",
         roles=True,
@@ -83,7 +88,7 @@ LEAF_SPECS: dict[Profile, LeafSpec] = {
     Profile.AGGREGATOR: LeafSpec(
         Profile.OPERATOR_CA,
         _SIGN_AGREE,
-        ExtendedKeyUsageOID.CLIENT_AUTH,
+        (ExtendedKeyUsageOID.CLIENT_AUTH,),
         oids.POLICY_AGGREGATOR,
         "aggregators",
         roles=True,
@@ -92,7 +97,7 @@ LEAF_SPECS: dict[Profile, LeafSpec] = {
     Profile.SIGNER: LeafSpec(
         Profile.OPERATOR_CA,
         frozenset({"digital_signature"}),
-        oids.EKU_TREE_HEAD_SIGNING,
+        (oids.EKU_TREE_HEAD_SIGNING,),
         oids.POLICY_SIGNER,
         "signers",
     ),
@@ -215,8 +220,8 @@ def _leaf(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(key_usage(spec.key_usage), critical=True)
     )
-    if spec.eku is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([spec.eku]), critical=False)
+    if spec.eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(spec.eku)), critical=False)
     if spec.policy is not None:
         builder = builder.add_extension(policies([spec.policy]), critical=False)
     return builder

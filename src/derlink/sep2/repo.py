@@ -1,0 +1,230 @@
+"""Persistence of what only 2030.5 has: client-written documents, subscriptions, the durable
+notification queue, metering mirrors and their readings, log events.
+
+These tables are the 2030.5 adapter's own; the protocol-neutral fleet lives behind
+:class:`~derlink.control.service.FleetService`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, select
+
+from derlink.store.database import Database
+from derlink.store.schema import (
+    DeviceResourceRow,
+    LogEventRow,
+    MirrorMeterReadingRow,
+    MirrorUsagePointRow,
+    NotificationRow,
+    ReadingRow,
+    SubscriptionRow,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewReading:
+    time: int
+    duration: int
+    value: int
+    quality_flags: int
+
+
+class Sep2Repo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- documents a client writes about itself ---------------------------------------------
+
+    async def put_document(self, lfdi: str, kind: str, body: bytes, now: int) -> bool:
+        """Store (replace) a client's document; True when it is new."""
+        async with self.db.transaction() as s:
+            row = await s.get(DeviceResourceRow, (lfdi, kind))
+            if row is None:
+                s.add(DeviceResourceRow(lfdi=lfdi, kind=kind, body=body.decode(), updated=now))
+                return True
+            row.body = body.decode()
+            row.updated = now
+            return False
+
+    async def document(self, lfdi: str, kind: str) -> bytes | None:
+        async with self.db.sessions() as s:
+            row = await s.get(DeviceResourceRow, (lfdi, kind))
+        return row.body.encode() if row else None
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    async def add_subscription(
+        self, lfdi: str, resource: str, uri: str, limit: int, encoding: int, level: str, now: int
+    ) -> int:
+        async with self.db.transaction() as s:
+            row = SubscriptionRow(
+                lfdi=lfdi,
+                resource=resource,
+                notification_uri=uri,
+                limit=limit,
+                encoding=encoding,
+                level=level,
+                created=now,
+            )
+            s.add(row)
+            await s.flush()
+            return row.id
+
+    async def subscriptions(self, lfdi: str) -> list[SubscriptionRow]:
+        async with self.db.sessions() as s:
+            rows = await s.scalars(
+                select(SubscriptionRow)
+                .where(SubscriptionRow.lfdi == lfdi)
+                .order_by(SubscriptionRow.id)
+            )
+            return list(rows.all())
+
+    async def subscription(self, lfdi: str, sub_id: int) -> SubscriptionRow | None:
+        async with self.db.sessions() as s:
+            row = await s.get(SubscriptionRow, sub_id)
+        return row if row is not None and row.lfdi == lfdi else None
+
+    async def delete_subscription(self, lfdi: str, sub_id: int) -> bool:
+        async with self.db.transaction() as s:
+            result = await s.execute(
+                delete(SubscriptionRow).where(
+                    SubscriptionRow.id == sub_id, SubscriptionRow.lfdi == lfdi
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def subscribers(self, resources: Sequence[str]) -> list[SubscriptionRow]:
+        async with self.db.sessions() as s:
+            rows = await s.scalars(
+                select(SubscriptionRow).where(SubscriptionRow.resource.in_(resources))
+            )
+            return list(rows.all())
+
+    # --- notifications ----------------------------------------------------------------------
+
+    async def enqueue(self, items: Sequence[tuple[int, str, bytes]], now: int) -> None:
+        """Queue (subscription id, uri, body) notifications for delivery, durably."""
+        async with self.db.transaction() as s:
+            s.add_all(
+                NotificationRow(
+                    subscription_id=sub_id,
+                    uri=uri,
+                    body=body.decode(),
+                    created=now,
+                    next_attempt=now,
+                )
+                for sub_id, uri, body in items
+            )
+
+    # --- mirrors ------------------------------------------------------------------------------
+
+    async def mirror_by_mrid(self, mrid: str) -> MirrorUsagePointRow | None:
+        async with self.db.sessions() as s:
+            return await s.scalar(
+                select(MirrorUsagePointRow).where(MirrorUsagePointRow.mrid == mrid)
+            )
+
+    async def add_mirror(self, row: MirrorUsagePointRow) -> int:
+        async with self.db.transaction() as s:
+            s.add(row)
+            await s.flush()
+            return row.id
+
+    async def mirror(self, mup_id: int) -> MirrorUsagePointRow | None:
+        async with self.db.sessions() as s:
+            return await s.get(MirrorUsagePointRow, mup_id)
+
+    async def mirrors(self, lfdis: Sequence[str]) -> list[MirrorUsagePointRow]:
+        async with self.db.sessions() as s:
+            rows = await s.scalars(
+                select(MirrorUsagePointRow)
+                .where(MirrorUsagePointRow.lfdi.in_(lfdis))
+                .order_by(MirrorUsagePointRow.id)
+            )
+            return list(rows.all())
+
+    async def meter_readings(self, mup_id: int) -> list[MirrorMeterReadingRow]:
+        async with self.db.sessions() as s:
+            rows = await s.scalars(
+                select(MirrorMeterReadingRow)
+                .where(MirrorMeterReadingRow.usage_point_id == mup_id)
+                .order_by(MirrorMeterReadingRow.id)
+            )
+            return list(rows.all())
+
+    async def store_readings(
+        self,
+        mup_id: int,
+        meter: tuple[str, str, str],
+        readings: Sequence[NewReading],
+        now: int,
+    ) -> int:
+        """Create the mirrored meter reading (mrid, description, reading type JSON) if new and
+        append its readings, in one transaction; returns the meter reading id."""
+        mrid, description, reading_type = meter
+        async with self.db.transaction() as s:
+            row = await s.scalar(
+                select(MirrorMeterReadingRow).where(MirrorMeterReadingRow.mrid == mrid)
+            )
+            if row is None:
+                row = MirrorMeterReadingRow(
+                    usage_point_id=mup_id,
+                    mrid=mrid,
+                    description=description,
+                    reading_type=reading_type,
+                )
+                s.add(row)
+                await s.flush()
+            elif reading_type != "{}" and row.reading_type == "{}":
+                row.reading_type = reading_type
+            if readings:
+                await s.execute(
+                    insert(ReadingRow),
+                    [
+                        {
+                            "meter_reading_id": row.id,
+                            "time": r.time,
+                            "duration": r.duration,
+                            "value": r.value,
+                            "quality_flags": r.quality_flags,
+                            "received": now,
+                        }
+                        for r in readings
+                    ],
+                )
+            return row.id
+
+    async def readings(self, meter_id: int, start: int, limit: int) -> tuple[int, list[ReadingRow]]:
+        async with self.db.sessions() as s:
+            total = await s.scalar(
+                select(func.count())
+                .select_from(ReadingRow)
+                .where(ReadingRow.meter_reading_id == meter_id)
+            )
+            rows = await s.scalars(
+                select(ReadingRow)
+                .where(ReadingRow.meter_reading_id == meter_id)
+                .order_by(ReadingRow.time.desc(), ReadingRow.id.desc())
+                .offset(start)
+                .limit(limit)
+            )
+            return int(total or 0), list(rows.all())
+
+    # --- log events ---------------------------------------------------------------------------
+
+    async def add_log_event(self, lfdi: str, body: bytes, now: int) -> int:
+        async with self.db.transaction() as s:
+            row = LogEventRow(lfdi=lfdi, created=now, body=body.decode())
+            s.add(row)
+            await s.flush()
+            return row.id
+
+    async def log_events(self, lfdi: str) -> list[LogEventRow]:
+        async with self.db.sessions() as s:
+            rows = await s.scalars(
+                select(LogEventRow).where(LogEventRow.lfdi == lfdi).order_by(LogEventRow.id)
+            )
+            return list(rows.all())

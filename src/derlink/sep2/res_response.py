@@ -1,0 +1,88 @@
+"""Response function set: ResponseSetList, ResponseSet per DERProgram, Response(List).
+
+A client POSTs a Response (``DERControlResponse`` for DER events) to the ``replyTo`` of the
+event. The server checks that the responding EndDevice is the caller's, and that the subject
+is an event of that program the device may see; then stores it durably before 201.
+"""
+
+from __future__ import annotations
+
+from derlink.domain import Response as DomainResponse
+from derlink.domain import ResponseStatus
+from derlink.sep2 import hrefs
+from derlink.sep2.app import Call, Router
+from derlink.sep2.http import HttpError, Response, forbidden
+from derlink.sep2.res_common import answer, body, page
+from derlink.sep2.res_der import _mrid, visible_program
+from derlink.sep2.xml import (
+    DERControlResponse,
+    ListLink,
+    ResponseList,
+    ResponseSet,
+    ResponseSetList,
+)
+from derlink.sep2.xml import Response as XmlResponse
+
+
+def register(router: Router) -> None:
+    router.add("GET", hrefs.RSPS, "ResponseSetList")(get_sets)
+    router.add("GET", "/rsps/{program}", "ResponseSet")(get_set)
+    router.add("GET", "/rsps/{program}/rsp", "ResponseList")(get_responses)
+    router.add("POST", "/rsps/{program}/rsp", "ResponseList")(post_response)
+
+
+def _set(program_id: str) -> ResponseSet:
+    return ResponseSet(
+        href=hrefs.response_set(program_id),
+        mRID=_mrid(f"{program_id}/responses"),
+        description=f"responses {program_id}"[:32],
+        ResponseListLink=ListLink(href=hrefs.responses(program_id)),
+    )
+
+
+async def get_sets(call: Call) -> Response:
+    groups = await call.headend.groups_of(await call.headend.devices_of(call.caller))
+    programs = await call.headend.fleet.programs(groups=groups) if groups else []
+    shown, total = page(call, programs)
+    return answer(
+        call,
+        ResponseSetList(
+            href=hrefs.RSPS,
+            all=total,
+            results=len(shown),
+            ResponseSet=tuple(_set(p.id) for p in shown),
+        ),
+    )
+
+
+async def get_set(call: Call, program: str) -> Response:
+    await visible_program(call, program)
+    return answer(call, _set(program))
+
+
+async def get_responses(call: Call, program: str) -> Response:
+    """The caller's own responses to this program's events (newest first)."""
+    await visible_program(call, program)
+    return answer(call, ResponseList(href=hrefs.responses(program), all=0, results=0))
+
+
+async def post_response(call: Call, program: str) -> Response:
+    found = await visible_program(call, program)
+    doc = body(call, (DERControlResponse, XmlResponse))
+    lfdi = doc.endDeviceLFDI.hex().upper()
+    device = await call.headend.fleet.device(lfdi)
+    if device is None or not call.caller.may_act_for(device):
+        raise forbidden(f"{call.caller.lfdi} may not respond for EndDevice {lfdi}")
+    subject = doc.subject.hex().upper()
+    controls = {
+        c.mrid for c in await call.headend.fleet.controls(program=found.id, include_ended=True)
+    }
+    if subject not in controls:
+        raise HttpError(400, f"{subject} is not an event of DERProgram {program}", reason=1)
+    try:
+        status = ResponseStatus(doc.status if doc.status is not None else 1)
+    except ValueError:
+        raise HttpError(400, f"response status {doc.status} is not in Table 27", reason=1) from None
+    created = doc.createdDateTime or call.headend.now()
+    await call.headend.fleet.record_responses([DomainResponse(subject, lfdi, status, created)])
+    return Response.created(f"{hrefs.responses(program)}/{subject}")
