@@ -51,8 +51,10 @@ async def run(url: str, label: str, n: int) -> None:
         assert result.ok, result.problem
     print(f"{label:10s} append, 1 per txn : {n / single:8.0f} records/s ({n} records)")
     print(f"{label:10s} append, 100 per txn: {n / batched:8.0f} records/s ({n} records)")
-    print(f"{label:10s} verify            : {result.size / verify:8.0f} records/s "
-          f"({result.size} records)")
+    print(
+        f"{label:10s} verify            : {result.size / verify:8.0f} records/s "
+        f"({result.size} records)"
+    )
 
 
 async def pg_database() -> tuple[str, str] | None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from derlink.store.database import Database
 from derlink.store.schema import (
@@ -30,6 +33,13 @@ class NewReading:
     duration: int
     value: int
     quality_flags: int
+
+
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    """INSERT of readings that skips one already stored (same meter, start and duration)."""
+    if dialect == "postgresql":
+        return pg_insert(ReadingRow).on_conflict_do_nothing()
+    return sqlite_insert(ReadingRow).on_conflict_do_nothing()
 
 
 class Sep2Repo:
@@ -182,7 +192,7 @@ class Sep2Repo:
                 row.reading_type = reading_type
             if readings:
                 await s.execute(
-                    insert(ReadingRow),
+                    _insert_ignoring_duplicates(self.db.dialect),
                     [
                         {
                             "meter_reading_id": row.id,

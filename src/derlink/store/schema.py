@@ -277,7 +277,11 @@ class MirrorMeterReadingRow(Base):
 
 class ReadingRow(Base):
     __tablename__ = "reading"
-    __table_args__ = (Index("ix_reading_meter_time", "meter_reading_id", "time"),)
+    # One reading per meter, start and duration: a client that re-posts after a lost answer
+    # (or re-sends a whole mirror) adds nothing; the first value stored stands.
+    __table_args__ = (
+        Index("ix_reading_meter_time", "meter_reading_id", "time", "duration", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     meter_reading_id: Mapped[int] = mapped_column(

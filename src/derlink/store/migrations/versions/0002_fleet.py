@@ -322,7 +322,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reading")),
     )
     with op.batch_alter_table("reading", schema=None) as batch_op:
-        batch_op.create_index("ix_reading_meter_time", ["meter_reading_id", "time"], unique=False)
+        batch_op.create_index(
+            "ix_reading_meter_time", ["meter_reading_id", "time", "duration"], unique=True
+        )
 
     # ### end Alembic commands ###
 
