@@ -58,6 +58,7 @@ def serve(
         max_body_bytes=config.server.max_body_bytes,
         trusted_header=config.server.trusted_client_cert_header,
         access_log=access_log,
+        passphrase_env=config.pki.passphrase_env,
     )
     if options.workers > 1 and options.database_url.startswith("sqlite"):
         click.secho(

@@ -28,7 +28,13 @@ import uvicorn
 from derlink.audit.log import AuditLog
 from derlink.audit.service import load_signer
 from derlink.home import Home
-from derlink.sep2 import res_der, res_device, res_metering, res_pubsub, res_response
+from derlink.sep2 import (
+    res_der,
+    res_device,
+    res_metering,
+    res_pubsub,
+    res_response,
+)
 from derlink.sep2.app import Router, Sep2App
 from derlink.sep2.context import HeadEnd, HeadEndSettings
 from derlink.sep2.notify import ChangeConsumer, Deliverer
@@ -40,6 +46,7 @@ log = logging.getLogger("derlink.sep2")
 
 CONSUME_EVERY = 0.2
 DELIVER_EVERY = 0.2
+CRL_CHECK_EVERY = 600.0
 
 
 def build_router() -> Router:
@@ -65,13 +72,16 @@ class ServeOptions:
     max_body_bytes: int = 256 * 1024
     trusted_header: str | None = None
     access_log: bool = False
+    passphrase_env: str = "DERLINK_PKI_PASSPHRASE"
 
 
 class Background:
     """The change consumer and the notification deliverer of one process."""
 
-    def __init__(self, headend: HeadEnd, tls: Any) -> None:
+    def __init__(self, headend: HeadEnd, tls: Any, home: Home, passphrase_env: str) -> None:
         self.headend = headend
+        self.home = home
+        self.passphrase_env = passphrase_env
         node = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.consumer = ChangeConsumer(
             headend.db,
@@ -133,7 +143,7 @@ async def open_app(options: ServeOptions, clock: Callable[[], float] = time.time
         keyfile=home.pki_dir / "server.key",
         cafile=home.pki_dir / "ca-bundle.pem",
     )
-    background = Background(headend, tls)
+    background = Background(headend, tls, home, options.passphrase_env)
     app.on_startup.append(background.start)
     app.on_shutdown.append(background.stop)
     return app
