@@ -142,3 +142,16 @@ def test_domain_refuses_impossible_values() -> None:
         Device(lfdi="xyz", sfdi=1)
     with pytest.raises(DomainError):
         Site("bad id with spaces")
+
+
+async def test_bulk_enrolment_is_all_or_nothing(fleet: FleetService) -> None:
+    await _setup(fleet)
+    many = [Device(lfdi=f"{i:040X}", sfdi=1000 + i, site="site-a") for i in range(1, 201)]
+    assert await fleet.enrol_many(many, actor="t") == 200
+    assert len(await fleet.devices(site="site-a")) == 201
+    before = await fleet.audit.size()
+    again = [Device(lfdi="EE" * 20, sfdi=99), many[0]]
+    with pytest.raises(Conflict):
+        await fleet.enrol_many(again, actor="t")
+    assert await fleet.device("EE" * 20) is None
+    assert await fleet.audit.size() == before

@@ -181,6 +181,53 @@ class FleetService:
             )
         return replace(device, changed_time=now)
 
+    async def enrol_many(self, devices: Sequence[Device], *, actor: str) -> int:
+        """Enrol many plain devices (no aggregator) at existing sites in one transaction,
+        each with its own audit record; all or none."""
+        now = self.now()
+        async with self.db.transaction() as s:
+            sites = {d.site for d in devices if d.site is not None}
+            for site_id in sites:
+                await _need(s, SiteRow, site_id, "site")
+            lfdis = [d.lfdi for d in devices]
+            if len(set(lfdis)) != len(lfdis):
+                raise Conflict("the same LFDI is listed twice")
+            taken = (
+                await s.scalar(
+                    select(func.count()).select_from(DeviceRow).where(DeviceRow.lfdi.in_(lfdis))
+                )
+                or 0
+            )
+            sfdis = [d.sfdi for d in devices]
+            taken += (
+                await s.scalar(
+                    select(func.count()).select_from(DeviceRow).where(DeviceRow.sfdi.in_(sfdis))
+                )
+                or 0
+            )
+            if taken or len(set(sfdis)) != len(sfdis):
+                raise Conflict("some of these LFDIs or SFDIs are already enrolled or repeated")
+            s.add_all(
+                codec.device_to_row(replace(d, changed_time=now, aggregator=None), created=now)
+                for d in devices
+            )
+            for d in devices:
+                s.add(ChangeRow(kind="device", key=d.lfdi, time=now))
+            events = [
+                AuditEvent(
+                    action="device.enrol",
+                    target=f"device:{d.lfdi}",
+                    actor=actor,
+                    severity=Severity.NOTICE,
+                    event_id=_event_id("device.enrol"),
+                    source="derlink.control",
+                    details={"sfdi": d.sfdi, "site": d.site, "bulk": True},
+                )
+                for d in devices
+            ]
+            await self.audit.append_in(s, events)
+        return len(devices)
+
     async def remove_device(self, lfdi: str, *, actor: str) -> None:
         async with self.db.transaction() as s:
             row = await _need(s, DeviceRow, _lfdi(lfdi), "device")
