@@ -265,3 +265,8 @@ def device_list(
             click.echo(f"{d.lfdi}\t{d.sfdi}\t{d.kind.value}\t{d.site or '-'}\t{state}")
 
     output(devices, as_json, text)
+
+
+from derlink.cli.device_cmd import run as _device_run  # noqa: E402 - the device runner joins the group
+
+device.add_command(_device_run)

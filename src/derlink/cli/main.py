@@ -33,7 +33,14 @@ COMMANDS: dict[str, str] = {
     "program": "derlink.cli.control_cmd:program",
     "control": "derlink.cli.control_cmd:control",
     "rate": "derlink.cli.control_cmd:rate",
+    "curve": "derlink.cli.curve_cmd:curve",
+    "tariff": "derlink.cli.tariff_cmd:tariff",
+    "dr": "derlink.cli.publish_cmd:dr",
+    "message": "derlink.cli.publish_cmd:message",
+    "file": "derlink.cli.file_cmd:file",
+    "resource": "derlink.cli.resource_cmd:resource",
     "serve": "derlink.cli.serve_cmd:serve",
+    "sim": "derlink.cli.sim_cmd:sim",
 }
 
 

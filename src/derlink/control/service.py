@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from derlink.audit.event import AuditEvent, Outcome, Severity
@@ -33,6 +33,7 @@ from derlink.domain import (
 from derlink.store import codec
 from derlink.store.database import Database
 from derlink.store.schema import (
+    Base,
     ChangeRow,
     ControlRow,
     DeviceRow,
@@ -182,13 +183,17 @@ class FleetService:
         return replace(device, changed_time=now)
 
     async def enrol_many(self, devices: Sequence[Device], *, actor: str) -> int:
-        """Enrol many plain devices (no aggregator) at existing sites in one transaction,
-        each with its own audit record; all or none."""
+        """Enrol many devices at existing sites (under existing aggregators) in one
+        transaction, each with its own audit record; all or none."""
         now = self.now()
         async with self.db.transaction() as s:
             sites = {d.site for d in devices if d.site is not None}
             for site_id in sites:
                 await _need(s, SiteRow, site_id, "site")
+            for lfdi in {d.aggregator for d in devices if d.aggregator is not None}:
+                agg = await _need(s, DeviceRow, lfdi, "aggregator")
+                if agg.kind != "aggregator":
+                    raise ControlError(f"{lfdi} is not an aggregator")
             lfdis = [d.lfdi for d in devices]
             if len(set(lfdis)) != len(lfdis):
                 raise Conflict("the same LFDI is listed twice")
@@ -208,8 +213,7 @@ class FleetService:
             if taken or len(set(sfdis)) != len(sfdis):
                 raise Conflict("some of these LFDIs or SFDIs are already enrolled or repeated")
             s.add_all(
-                codec.device_to_row(replace(d, changed_time=now, aggregator=None), created=now)
-                for d in devices
+                codec.device_to_row(replace(d, changed_time=now), created=now) for d in devices
             )
             for d in devices:
                 s.add(ChangeRow(kind="device", key=d.lfdi, time=now))
@@ -490,17 +494,23 @@ class FleetService:
 
     async def record_responses(self, responses: Sequence[Response]) -> None:
         """Store device responses (durably; the caller acknowledges after this returns)."""
+        if not responses:
+            return
         now = self.now()
+        table = Base.metadata.tables[ResponseRow.__tablename__]
         async with self.db.transaction() as s:
-            s.add_all(
-                ResponseRow(
-                    subject=r.subject,
-                    lfdi=r.lfdi,
-                    status=int(r.status),
-                    created=r.created,
-                    received=now,
-                )
-                for r in responses
+            await s.execute(
+                insert(table),
+                [
+                    {
+                        "subject": r.subject,
+                        "lfdi": r.lfdi,
+                        "status": int(r.status),
+                        "created": r.created,
+                        "received": now,
+                    }
+                    for r in responses
+                ],
             )
 
     async def response_summary(self, mrid: str) -> dict[int, int]:

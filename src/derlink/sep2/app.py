@@ -98,9 +98,8 @@ class Sep2App:
         if scope["type"] != "http":
             return
         response = await self._handle(scope, receive)
-        await send(
-            {"type": "http.response.start", "status": response.status, "headers": response.headers}
-        )
+        headers = [*response.headers, (b"content-length", str(len(response.body)).encode())]
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
@@ -128,6 +127,8 @@ class Sep2App:
             route, params = self.router.match(request.method, request.path)
             if not (self.headend.open_registration and route.name in OPEN_ROUTES):
                 caller.require_enrolled()
+            if route.name in await self.headend.disabled():
+                raise HttpError(404, f"{route.name} is disabled on this server")
             if request.method in WRITE_METHODS and request.method != "DELETE":
                 self._check_media_type(request)
             return await route.handler(Call(self.headend, request, caller), **params)

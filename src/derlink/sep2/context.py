@@ -17,8 +17,11 @@ from sqlalchemy import select
 
 from derlink.audit.event import AuditEvent, Outcome, Severity
 from derlink.audit.log import AuditLog
+from derlink.control.batching import GroupCommit
 from derlink.control.service import FleetService
-from derlink.domain import Device, DeviceKind
+from derlink.domain import Control, Device, DeviceKind, Program
+from derlink.domain import Response as DomainResponse
+from derlink.sep2.cache import ReadCache
 from derlink.sep2.http import HttpError, Request, forbidden
 from derlink.sep2.identity import Identity, IdentityResolver
 from derlink.sep2.repo import Sep2Repo
@@ -28,6 +31,7 @@ from derlink.store.database import Database
 from derlink.store.schema import DeviceRow, SiteGroupRow
 
 SETTINGS_TTL = 2.0
+DISABLED = "disabled:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class HeadEnd:
     clock: Callable[[], float] = time.time
     fleet: FleetService = field(init=False)
     repo: Sep2Repo = field(init=False)
+    cache: ReadCache = field(init=False)
+    responses: GroupCommit[DomainResponse] = field(init=False)
     identities: IdentityResolver = field(init=False)
     _rates: dict[tuple[str, str], str] = field(init=False, default_factory=dict)
     _rates_at: float = field(init=False, default=-1e9)
@@ -80,6 +86,8 @@ class HeadEnd:
     def __post_init__(self) -> None:
         self.fleet = FleetService(self.db, self.audit, clock=self.clock)
         self.repo = Sep2Repo(self.db)
+        self.cache = ReadCache(self.db, self.clock)
+        self.responses = GroupCommit(self.fleet.record_responses)
         self.identities = IdentityResolver(
             self.settings.pki_dir, trusted_header=self.settings.trusted_header, clock=self.clock
         )
@@ -93,18 +101,24 @@ class HeadEnd:
 
     async def caller(self, request: Request) -> Caller:
         identity = self.identities.resolve(request)
-        async with self.db.sessions() as s:
-            row = await s.get(DeviceRow, identity.lfdi)
-        return Caller(identity, codec.device_from_row(row) if row else None)
+        await self.cache.refresh()
+        device = await self.cache.get(
+            ("lfdi", identity.lfdi), lambda: self.fleet.device(identity.lfdi)
+        )
+        return Caller(identity, device)
 
     async def device_by_sfdi(self, caller: Caller, sfdi: int) -> Device:
         """The EndDevice ``sfdi`` if the caller may act for it; 403/404 otherwise."""
-        async with self.db.sessions() as s:
-            row = await s.scalar(select(DeviceRow).where(DeviceRow.sfdi == sfdi))
-        if row is None:
+
+        async def load() -> Device | None:
+            async with self.db.sessions() as s:
+                row = await s.scalar(select(DeviceRow).where(DeviceRow.sfdi == sfdi))
+            return codec.device_from_row(row) if row else None
+
+        device = await self.cache.get(("sfdi", sfdi), load)
+        if device is None:
             caller.require_enrolled()
             raise HttpError(404, f"no EndDevice {sfdi}")
-        device = codec.device_from_row(row)
         if not caller.may_act_for(device):
             raise forbidden(f"{caller.lfdi} may not act for EndDevice {sfdi}")
         return device
@@ -116,31 +130,82 @@ class HeadEnd:
         me = caller.require_enrolled()
         if me.kind is not DeviceKind.AGGREGATOR:
             return [me]
-        return [me, *await self.fleet.devices(aggregator=me.lfdi)]
+        managed = await self.cache.get(
+            ("aggregated", me.lfdi), lambda: self.fleet.devices(aggregator=me.lfdi)
+        )
+        return [me, *managed]
 
     async def groups_of(self, devices: list[Device]) -> frozenset[str]:
-        sites = {d.site for d in devices if d.site is not None}
+        sites = frozenset(d.site for d in devices if d.site is not None)
         if not sites:
             return frozenset()
-        async with self.db.sessions() as s:
-            rows = await s.scalars(
-                select(SiteGroupRow.group_id).where(SiteGroupRow.site_id.in_(sites))
-            )
-            return frozenset(rows.all())
+
+        async def load() -> frozenset[str]:
+            async with self.db.sessions() as s:
+                rows = await s.scalars(
+                    select(SiteGroupRow.group_id).where(SiteGroupRow.site_id.in_(sites))
+                )
+                return frozenset(rows.all())
+
+        return await self.cache.get(("groups", sites), load)
+
+    async def programs(self, groups: frozenset[str]) -> list[Program]:
+        """Programs targeting any of ``groups``, by primacy (cached)."""
+        return await self.cache.get(
+            ("programs", groups), lambda: self.fleet.programs(groups=groups)
+        )
+
+    async def program(self, program_id: str) -> Program:
+        """One program (cached); NotFound when there is none."""
+        return await self.cache.get(("program", program_id), lambda: self.fleet.program(program_id))
+
+    async def device(self, lfdi: str) -> Device | None:
+        """An enrolled device by LFDI (cached)."""
+        return await self.cache.get(("lfdi", lfdi), lambda: self.fleet.device(lfdi))
+
+    async def control_mrids(self, program_id: str) -> frozenset[str]:
+        """Every control of the program, ended ones too (what a device may respond to)."""
+
+        async def load() -> frozenset[str]:
+            controls = await self.fleet.controls(program=program_id, include_ended=True)
+            return frozenset(c.mrid for c in controls)
+
+        return await self.cache.get(("mrids", program_id), load)
+
+    async def controls_of(self, program_id: str) -> list[Control]:
+        """The program's controls that have not ended (cached; callers must not mutate)."""
+        return await self.cache.get(
+            ("controls", program_id, self.now()),
+            lambda: self.fleet.controls(program=program_id),
+        )
 
     async def rate(self, kind: str, list_name: str, site: str | None = None) -> int | None:
         """A poll or post rate: per site and list, else per site, per deployment and list,
         else per deployment; None when nothing is set."""
-        if self.clock() - self._rates_at > SETTINGS_TTL:
-            self._rates = await self.fleet.settings()
-            self._rates_at = self.clock()
+        settings = await self._settings()
         scopes = ([f"site:{site}"] if site else []) + ["deployment"]
         for scope in scopes:
             for name in (list_name, "*"):
-                value = self._rates.get((scope, f"{kind}:{name}"))
+                value = settings.get((scope, f"{kind}:{name}"))
                 if value is not None:
                     return int(value)
         return None
+
+    async def _settings(self) -> dict[tuple[str, str], str]:
+        """The deployment's settings, read at most every SETTINGS_TTL seconds."""
+        if self.clock() - self._rates_at > SETTINGS_TTL:
+            self._rates = await self.fleet.settings()
+            self._rates_at = self.clock()
+        return self._rates
+
+    async def disabled(self) -> frozenset[str]:
+        """The resource (route) names this deployment switched off: setting
+        ``disabled:{name}`` of scope ``deployment`` ('derlink resource disable')."""
+        return frozenset(
+            key.removeprefix(DISABLED)
+            for (scope, key) in await self._settings()
+            if scope == "deployment" and key.startswith(DISABLED)
+        )
 
     async def poll_rate(self, list_name: str, site: str | None = None) -> int:
         return await self.rate("poll", list_name, site) or self.settings.default_poll_rate

@@ -69,3 +69,55 @@ def mirror(mup_id: int) -> str:
 def usage_point(mup_id: int, part: str | None = None) -> str:
     base = f"{UPT}/{mup_id}"
     return base if part is None else f"{base}/{part}"
+
+
+# --- what is published to groups: tariffs, demand response, messaging, files -----------------
+
+TP = "/tp"
+DR = "/dr"
+MSG = "/msg"
+FILE = "/file"
+
+
+def fsa_part(sfdi: int, group: str, part: str) -> str:
+    """A list of an FSA: ``tp``, ``dr``, ``msg``, ``file`` (and ``derp``)."""
+    return f"{fsa(sfdi, group)}/{part}"
+
+
+def tariff(tariff_id: str, part: str | None = None) -> str:
+    base = f"{TP}/{tariff_id}"
+    return base if part is None else f"{base}/{part}"
+
+
+def rate_component(tariff_id: str, component: str, part: str | None = None) -> str:
+    base = f"{tariff(tariff_id, 'rc')}/{component}"
+    return base if part is None else f"{base}/{part}"
+
+
+def price_interval(tariff_id: str, component: str, mrid: str, part: str | None = None) -> str:
+    base = f"{rate_component(tariff_id, component, 'tti')}/{mrid}"
+    return base if part is None else f"{base}/{part}"
+
+
+def dr_program(program_id: str, part: str | None = None) -> str:
+    base = f"{DR}/{program_id}"
+    return base if part is None else f"{base}/{part}"
+
+
+def msg_program(program_id: str, part: str | None = None) -> str:
+    base = f"{MSG}/{program_id}"
+    return base if part is None else f"{base}/{part}"
+
+
+def file(file_id: str, part: str | None = None) -> str:
+    base = f"{FILE}/{file_id}"
+    return base if part is None else f"{base}/{part}"
+
+
+def file_status(sfdi: int) -> str:
+    return edev_part(sfdi, "fs")
+
+
+def event_responses(root: str, program_id: str) -> str:
+    """Where Responses to the events of a publication are posted (``root`` is tp, dr, msg)."""
+    return f"{RSPS}/{root}/{program_id}/rsp"

@@ -87,11 +87,17 @@ class ChangeConsumer:
     programs: Callable[[str], Awaitable[Program]]
     node: str = ""
     clock: Callable[[], float] = lambda: 0.0
+    _holder: bool = False
+    _renew_at: float = 0.0
 
     async def run_once(self) -> int:
         """Process the pending changes if this node holds the lease; returns how many."""
         now = int(self.clock())
-        if not await self._lease(now):
+        if now >= self._renew_at:
+            self._holder = await self._lease(now)
+            # renew well inside the lease; a node without it looks again a little later
+            self._renew_at = now + (LEASE_SECONDS // 3 if self._holder else 2)
+        if not self._holder:
             return 0
         async with self.db.sessions() as s:
             position = await s.scalar(select(CursorRow.position).where(CursorRow.name == CURSOR))
@@ -270,18 +276,15 @@ class Deliverer:
                 .order_by(NotificationRow.id)
                 .limit(BATCH)
             )
-            await s.execute(
+            claimed = await s.scalars(
                 update(NotificationRow)
                 .where(NotificationRow.id.in_(due.scalar_subquery()))
                 .where(NotificationRow.claimed_until < now)
                 .values(claimed_by=token, claimed_until=now + CLAIM_SECONDS)
+                .returning(NotificationRow)
                 .execution_options(synchronize_session=False)
             )
-        async with self.db.sessions() as s:
-            rows = await s.scalars(
-                select(NotificationRow).where(NotificationRow.claimed_by == token)
-            )
-            return list(rows.all())
+            return list(claimed.all())
 
     async def _post(self, client: httpx.AsyncClient, row: NotificationRow) -> str | None:
         try:

@@ -17,11 +17,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from derlink.store.database import Database
 from derlink.store.schema import (
+    Base,
     DeviceResourceRow,
     LogEventRow,
     MirrorMeterReadingRow,
     MirrorUsagePointRow,
-    NotificationRow,
     ReadingRow,
     SubscriptionRow,
 )
@@ -37,9 +37,11 @@ class NewReading:
 
 def _insert_ignoring_duplicates(dialect: str) -> Any:
     """INSERT of readings that skips one already stored (same meter, start and duration)."""
+    # Core on the Table, not the ORM bulk path: this is the ingest hot path.
+    table = Base.metadata.tables[ReadingRow.__tablename__]
     if dialect == "postgresql":
-        return pg_insert(ReadingRow).on_conflict_do_nothing()
-    return sqlite_insert(ReadingRow).on_conflict_do_nothing()
+        return pg_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 class Sep2Repo:
@@ -113,22 +115,6 @@ class Sep2Repo:
             )
             return list(rows.all())
 
-    # --- notifications ----------------------------------------------------------------------
-
-    async def enqueue(self, items: Sequence[tuple[int, str, bytes]], now: int) -> None:
-        """Queue (subscription id, uri, body) notifications for delivery, durably."""
-        async with self.db.transaction() as s:
-            s.add_all(
-                NotificationRow(
-                    subscription_id=sub_id,
-                    uri=uri,
-                    body=body.decode(),
-                    created=now,
-                    next_attempt=now,
-                )
-                for sub_id, uri, body in items
-            )
-
     # --- mirrors ------------------------------------------------------------------------------
 
     async def mirror_by_mrid(self, mrid: str) -> MirrorUsagePointRow | None:
@@ -172,40 +158,57 @@ class Sep2Repo:
         readings: Sequence[NewReading],
         now: int,
     ) -> int:
-        """Create the mirrored meter reading (mrid, description, reading type JSON) if new and
-        append its readings, in one transaction; returns the meter reading id."""
-        mrid, description, reading_type = meter
+        """Store one meter's readings (see :meth:`store_meters`); returns the meter id."""
+        return (await self.store_meters(mup_id, [(meter, readings)], now))[0]
+
+    async def store_meters(
+        self,
+        mup_id: int,
+        meters: Sequence[tuple[tuple[str, str, str], Sequence[NewReading]]],
+        now: int,
+    ) -> list[int]:
+        """For each (mrid, description, reading type XML) and its readings: create the
+        mirrored meter reading if new and append the readings — all in one transaction, so a
+        post is stored whole or not at all before it is acknowledged. Returns the meter ids."""
         async with self.db.transaction() as s:
-            row = await s.scalar(
-                select(MirrorMeterReadingRow).where(MirrorMeterReadingRow.mrid == mrid)
-            )
-            if row is None:
-                row = MirrorMeterReadingRow(
-                    usage_point_id=mup_id,
-                    mrid=mrid,
-                    description=description,
-                    reading_type=reading_type,
+            mrids = [mrid for (mrid, _, _), _ in meters]
+            existing = {
+                row.mrid: row
+                for row in await s.scalars(
+                    select(MirrorMeterReadingRow).where(MirrorMeterReadingRow.mrid.in_(mrids))
                 )
-                s.add(row)
-                await s.flush()
-            elif reading_type != "{}" and row.reading_type == "{}":
-                row.reading_type = reading_type
-            if readings:
-                await s.execute(
-                    _insert_ignoring_duplicates(self.db.dialect),
-                    [
-                        {
-                            "meter_reading_id": row.id,
-                            "time": r.time,
-                            "duration": r.duration,
-                            "value": r.value,
-                            "quality_flags": r.quality_flags,
-                            "received": now,
-                        }
-                        for r in readings
-                    ],
+            }
+            ids: list[int] = []
+            rows: list[dict[str, int]] = []
+            for (mrid, description, reading_type), readings in meters:
+                row = existing.get(mrid)
+                if row is None:
+                    row = MirrorMeterReadingRow(
+                        usage_point_id=mup_id,
+                        mrid=mrid,
+                        description=description,
+                        reading_type=reading_type,
+                    )
+                    s.add(row)
+                    await s.flush()
+                    existing[mrid] = row
+                elif reading_type and not row.reading_type:
+                    row.reading_type = reading_type
+                ids.append(row.id)
+                rows.extend(
+                    {
+                        "meter_reading_id": row.id,
+                        "time": r.time,
+                        "duration": r.duration,
+                        "value": r.value,
+                        "quality_flags": r.quality_flags,
+                        "received": now,
+                    }
+                    for r in readings
                 )
-            return row.id
+            if rows:
+                await s.execute(_insert_ignoring_duplicates(self.db.dialect), rows)
+            return ids
 
     async def readings(self, meter_id: int, start: int, limit: int) -> tuple[int, list[ReadingRow]]:
         async with self.db.sessions() as s:

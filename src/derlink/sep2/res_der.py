@@ -1,6 +1,7 @@
 """DER function set: DERProgramList (per FSA), DERProgram, DERControlList, DERControl,
-ActiveDERControlList, DefaultDERControl, DERCurveList; and the DER of an EndDevice with what
-the client writes about it (DERCapability, DERSettings, DERStatus, DERAvailability)."""
+ActiveDERControlList, DefaultDERControl (their curves: :mod:`derlink.sep2.res_curves`); and the
+DER of an EndDevice with what the client writes about it (DERCapability, DERSettings,
+DERStatus, DERAvailability)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from dataclasses import replace
 
 from derlink.audit.event import Outcome
 from derlink.control.events import EventStatus, program_event_statuses
+from derlink.control.publications import PublicationService
 from derlink.domain import Control, ControlStatus, Program
 from derlink.sep2 import hrefs
 from derlink.sep2.app import Call, Router
 from derlink.sep2.context import HeadEnd
 from derlink.sep2.http import HttpError, Response, forbidden
-from derlink.sep2.mapping import to_der_control, to_der_control_base
+from derlink.sep2.mapping import CurveLinks, to_der_control, to_der_control_base
 from derlink.sep2.res_common import answer, body, page
 from derlink.sep2.xml import (
     DER,
@@ -23,7 +25,6 @@ from derlink.sep2.xml import (
     DERCapability,
     DERControl,
     DERControlList,
-    DERCurveList,
     DERList,
     DERProgram,
     DERProgramList,
@@ -53,7 +54,6 @@ def register(router: Router) -> None:
     router.add("GET", "/derp/{program}/derc/{mrid}", "DERControl")(get_control)
     router.add("GET", "/derp/{program}/actderc", "ActiveDERControlList")(get_active)
     router.add("GET", "/derp/{program}/dderc", "DefaultDERControl")(get_default)
-    router.add("GET", "/derp/{program}/dc", "DERCurveList")(get_curves)
     router.add("GET", "/edev/{sfdi:int}/der", "DERList")(get_der_list)
     router.add("GET", "/edev/{sfdi:int}/der/1", "DER")(get_der)
     for part, (name, _) in DER_PARTS.items():
@@ -65,7 +65,7 @@ def _mrid(text: str) -> bytes:
     return hashlib.sha256(b"derlink-program:" + text.encode()).digest()[:16]
 
 
-def der_program(program: Program, controls: int, active: int) -> DERProgram:
+def der_program(program: Program, controls: int, active: int, curves: int = 0) -> DERProgram:
     pid = program.id
     return DERProgram(
         href=hrefs.program(pid),
@@ -75,7 +75,7 @@ def der_program(program: Program, controls: int, active: int) -> DERProgram:
         ActiveDERControlListLink=ListLink(href=hrefs.program(pid, "actderc"), all=active),
         DefaultDERControlLink=Link(href=hrefs.program(pid, "dderc")) if program.default else None,
         DERControlListLink=ListLink(href=hrefs.program(pid, "derc"), all=controls),
-        DERCurveListLink=ListLink(href=hrefs.program(pid, "dc"), all=0),
+        DERCurveListLink=ListLink(href=hrefs.program(pid, "dc"), all=curves),
         primacy=program.primacy,
     )
 
@@ -85,7 +85,7 @@ async def visible_program(call: Call, program_id: str) -> Program:
     from derlink.control.errors import NotFound
 
     try:
-        program = await call.headend.fleet.program(program_id)
+        program = await call.headend.program(program_id)
     except NotFound:
         call.caller.require_enrolled()
         raise HttpError(404, f"no DERProgram {program_id}") from None
@@ -100,9 +100,23 @@ async def _live_controls(
 ) -> tuple[list[Control], dict[str, EventStatus]]:
     """Controls not yet ended (cancelled ones stay listed until their end), with status."""
     headend = call.headend if isinstance(call, Call) else call
-    controls = await headend.fleet.controls(program=program.id)
+    controls = await headend.controls_of(program.id)
     statuses = dict(program_event_statuses(program, controls, headend.now()))
     return controls, statuses
+
+
+async def program_resource(headend: HeadEnd, program: Program) -> DERProgram:
+    """The DERProgram with the counts of its lists."""
+    controls, statuses = await _live_controls(headend, program)
+    active = sum(1 for s in statuses.values() if s.current_status is ControlStatus.ACTIVE)
+    service = PublicationService(headend.db, headend.audit, clock=headend.clock)
+    curves = await headend.cache.get(("curves", program.id), lambda: service.curves(program.id))
+    return der_program(program, len(controls), active, len(curves))
+
+
+def curve_links(program: Program) -> CurveLinks:
+    """Curve ids of the program's envelopes as links to its DERCurves."""
+    return CurveLinks(lambda curve: hrefs.curve(program.id, curve))
 
 
 def _xml_status(status: EventStatus) -> XmlEventStatus:
@@ -121,6 +135,7 @@ def _der_control(program: Program, control: Control, status: EventStatus) -> DER
         _xml_status(status),
         href=hrefs.control(program.id, control.mrid),
         reply_to=hrefs.responses(program.id),
+        curves=curve_links(program),
     )
 
 
@@ -128,13 +143,9 @@ async def get_fsa_programs(call: Call, sfdi: int, group: str) -> Response:
     device = await call.headend.device_by_sfdi(call.caller, sfdi)
     if group not in await call.headend.groups_of([device]):
         raise HttpError(404, f"no FunctionSetAssignments {group} for EndDevice {sfdi}")
-    programs = await call.headend.fleet.programs(groups=frozenset({group}))
+    programs = await call.headend.programs(frozenset({group}))
     shown, total = page(call, programs)
-    items = []
-    for program in shown:
-        controls, statuses = await _live_controls(call, program)
-        active = sum(1 for s in statuses.values() if s.current_status is ControlStatus.ACTIVE)
-        items.append(der_program(program, len(controls), active))
+    items = [await program_resource(call.headend, program) for program in shown]
     return answer(
         call,
         DERProgramList(
@@ -150,9 +161,7 @@ async def get_fsa_programs(call: Call, sfdi: int, group: str) -> Response:
 
 async def get_program(call: Call, program: str) -> Response:
     found = await visible_program(call, program)
-    controls, statuses = await _live_controls(call, found)
-    active = sum(1 for s in statuses.values() if s.current_status is ControlStatus.ACTIVE)
-    return answer(call, der_program(found, len(controls), active))
+    return answer(call, await program_resource(call.headend, found))
 
 
 async def get_controls(call: Call, program: str) -> Response:
@@ -173,7 +182,7 @@ async def control_list(
             for c in controls
             if statuses[c.mrid].current_status is ControlStatus.ACTIVE and c.start <= now < c.end
         ]
-    controls.sort(key=lambda c: (c.start, -c.created))
+    controls = sorted(controls, key=lambda c: (c.start, -c.created))
     shown = controls[start : start + limit]
     return DERControlList(
         href=hrefs.program(program.id, "actderc" if active else "derc"),
@@ -193,9 +202,7 @@ async def render(headend: HeadEnd, program: Program, target: str) -> Sep2Object 
         return await control_list(headend, program, active=True)
     if part == "dderc":
         return default_control(program)
-    controls, statuses = await _live_controls(headend, program)
-    active = sum(1 for s in statuses.values() if s.current_status is ControlStatus.ACTIVE)
-    return der_program(program, len(controls), active)
+    return await program_resource(headend, program)
 
 
 async def get_control(call: Call, program: str, mrid: str) -> Response:
@@ -223,7 +230,7 @@ def default_control(program: Program) -> DefaultDERControl | None:
         subscribable=0,
         mRID=_mrid(f"{program.id}/default"),
         description=f"default {program.id}"[:32],
-        DERControlBase=to_der_control_base(program.default),
+        DERControlBase=to_der_control_base(program.default, curve_links(program)),
     )
 
 
@@ -233,11 +240,6 @@ async def get_default(call: Call, program: str) -> Response:
     if default is None:
         raise HttpError(404, f"DERProgram {program} has no default control")
     return answer(call, default)
-
-
-async def get_curves(call: Call, program: str) -> Response:
-    await visible_program(call, program)
-    return answer(call, DERCurveList(href=hrefs.program(program, "dc"), all=0, results=0))
 
 
 async def get_der_list(call: Call, sfdi: int) -> Response:

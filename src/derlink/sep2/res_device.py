@@ -4,13 +4,17 @@ client writes about itself (DeviceInformation, PowerStatus, ConnectionPoint, Log
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from derlink.audit.event import Outcome
-from derlink.domain import Device
+from derlink.domain import Device, PublicationKind
 from derlink.sep2 import hrefs
 from derlink.sep2.app import Call, Router
 from derlink.sep2.http import HttpError, Response, forbidden
 from derlink.sep2.res_common import answer, body, list_link, page
+from derlink.sep2.res_publications import ROOTS, publication_counts
 from derlink.sep2.xml import (
     ConnectionPoint,
     DeviceCapability,
@@ -20,6 +24,7 @@ from derlink.sep2.xml import (
     FunctionSetAssignments,
     FunctionSetAssignmentsList,
     Link,
+    ListLink,
     LogEvent,
     LogEventList,
     PowerStatus,
@@ -61,18 +66,53 @@ async def get_dcap(call: Call) -> Response:
     mirrors = await call.headend.repo.mirrors([d.lfdi for d in devices])
     site = call.caller.device.site if call.caller.device else None
     poll = await call.headend.poll_rate("DeviceCapability", site)
+    counts = await publication_counts(call.headend, await call.headend.groups_of(devices))
+    links = Links(await call.headend.disabled())
     return answer(
         call,
         DeviceCapability(
             href=hrefs.DCAP,
             pollRate=poll,
-            ResponseSetListLink=list_link(hrefs.RSPS, None),
-            TimeLink=Link(href=hrefs.TIME),
-            UsagePointListLink=list_link(hrefs.UPT, len(mirrors)),
-            EndDeviceListLink=list_link(hrefs.EDEV, len(devices)),
-            MirrorUsagePointListLink=list_link(hrefs.MUP, len(mirrors)),
+            ResponseSetListLink=links.list("ResponseSetList", hrefs.RSPS, None),
+            TimeLink=links.one("Time", hrefs.TIME),
+            UsagePointListLink=links.list("UsagePointList", hrefs.UPT, len(mirrors)),
+            EndDeviceListLink=links.list("EndDeviceList", hrefs.EDEV, len(devices)),
+            MirrorUsagePointListLink=links.list("MirrorUsagePointList", hrefs.MUP, len(mirrors)),
+            **links.published(lambda root: f"/{root}", counts),
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Links to the resources this deployment has not disabled ('derlink resource disable')."""
+
+    disabled: frozenset[str]
+
+    def one(self, name: str, href: str) -> Link | None:
+        return None if name in self.disabled else Link(href=href)
+
+    def list(self, name: str, href: str, count: int | None) -> ListLink | None:
+        return None if name in self.disabled else list_link(href, count)
+
+    def published(
+        self, href: Callable[[str], str], counts: dict[PublicationKind, int]
+    ) -> dict[str, Any]:
+        """The links to the lists of the published function sets (FunctionSetAssignmentsBase:
+        TariffProfileListLink, DemandResponseProgramListLink, MessagingProgramListLink,
+        FileListLink)."""
+        return {
+            f"{name}Link": self.list(name, href(ROOTS[kind]), counts[kind])
+            for kind, name in PUBLISHED_LISTS.items()
+        }
+
+
+PUBLISHED_LISTS = {
+    PublicationKind.DEMAND: "DemandResponseProgramList",
+    PublicationKind.FILE: "FileList",
+    PublicationKind.MESSAGING: "MessagingProgramList",
+    PublicationKind.TARIFF: "TariffProfileList",
+}
 
 
 async def get_time(call: Call) -> Response:
@@ -101,6 +141,7 @@ def end_device(device: Device, fsa_count: int | None = None) -> EndDevice:
         DERListLink=list_link(hrefs.edev_part(sfdi, "der"), 1),
         deviceCategory=device.device_category.to_bytes(4, "big"),
         DeviceInformationLink=Link(href=hrefs.edev_part(sfdi, "di")),
+        FileStatusLink=Link(href=hrefs.file_status(sfdi)),
         lFDI=bytes.fromhex(device.lfdi),
         LogEventListLink=list_link(hrefs.edev_part(sfdi, "lel"), None),
         PowerStatusLink=Link(href=hrefs.edev_part(sfdi, "ps")),
@@ -161,6 +202,7 @@ async def post_edev(call: Call) -> Response:
         device_category=int.from_bytes(doc.deviceCategory or b"\0", "big"),
     )
     await call.headend.fleet.enrol(device, actor=f"lfdi:{caller.lfdi}")
+    call.headend.cache.forget()
     return Response.created(hrefs.edev(device.sfdi))
 
 
@@ -185,17 +227,22 @@ async def get_registration(call: Call, sfdi: int) -> Response:
     )
 
 
-def fsa(sfdi: int, group: str, programs: int) -> FunctionSetAssignments:
-    from derlink.sep2.xml import ListLink
-
+async def fsa(call: Call, sfdi: int, group: str) -> FunctionSetAssignments:
+    """The FSA of ``group``: links to the lists of what targets the group."""
+    programs = await call.headend.programs(frozenset({group}))
+    counts = await publication_counts(call.headend, frozenset({group}))
+    links = Links(await call.headend.disabled())
     return FunctionSetAssignments(
         href=hrefs.fsa(sfdi, group),
         subscribable=0,
-        DERProgramListLink=ListLink(href=hrefs.fsa_programs(sfdi, group), all=programs),
-        ResponseSetListLink=ListLink(href=hrefs.RSPS),
-        TimeLink=Link(href=hrefs.TIME),
+        DERProgramListLink=links.list(
+            "DERProgramList", hrefs.fsa_programs(sfdi, group), len(programs)
+        ),
+        ResponseSetListLink=links.list("ResponseSetList", hrefs.RSPS, None),
+        TimeLink=links.one("Time", hrefs.TIME),
         mRID=_group_mrid(group),
         description=group[:32],
+        **links.published(lambda root: hrefs.fsa_part(sfdi, group, root), counts),
     )
 
 
@@ -209,10 +256,7 @@ async def get_fsa_list(call: Call, sfdi: int) -> Response:
     device = await call.headend.device_by_sfdi(call.caller, sfdi)
     groups = sorted(await call.headend.groups_of([device]))
     shown, total = page(call, groups)
-    items = []
-    for group in shown:
-        programs = await call.headend.fleet.programs(groups=frozenset({group}))
-        items.append(fsa(sfdi, group, len(programs)))
+    items = [await fsa(call, sfdi, group) for group in shown]
     return answer(
         call,
         FunctionSetAssignmentsList(
@@ -230,8 +274,7 @@ async def get_fsa(call: Call, sfdi: int, group: str) -> Response:
     device = await call.headend.device_by_sfdi(call.caller, sfdi)
     if group not in await call.headend.groups_of([device]):
         raise HttpError(404, f"no FunctionSetAssignments {group} for EndDevice {sfdi}")
-    programs = await call.headend.fleet.programs(groups=frozenset({group}))
-    return answer(call, fsa(sfdi, group, len(programs)))
+    return answer(call, await fsa(call, sfdi, group))
 
 
 async def get_document(call: Call, sfdi: int) -> Response:
@@ -291,6 +334,7 @@ async def put_connection_point(call: Call, sfdi: int) -> Response:
         raise forbidden(f"the connection point of site {site.id} is set by the operator")
     updated = replace(site, connection_point_id=doc.connectionPointId)
     await call.headend.fleet.update_site(updated, actor=f"lfdi:{call.caller.lfdi}")
+    call.headend.cache.forget()
     return Response.no_content()
 
 

@@ -4,6 +4,7 @@ answers, and shows what was mirrored as UsagePoint / MeterReading / ReadingSet /
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from derlink.audit.event import Outcome
@@ -51,11 +52,15 @@ def register(router: Router) -> None:
 
 
 async def _owned(call: Call, n: int) -> MirrorUsagePointRow:
-    row = await call.headend.repo.mirror(n)
+    """Mirror ``n`` if the caller may act for its device. A mirror never changes owner, so
+    found rows are cached for the life of the snapshot (a missing one is looked up again)."""
+    cache = call.headend.cache
+    row = await cache.get(("mup", n), lambda: call.headend.repo.mirror(n))
     if row is None:
+        cache.discard(("mup", n))
         call.caller.require_enrolled()
         raise HttpError(404, f"no MirrorUsagePoint {n}")
-    device = await call.headend.fleet.device(row.lfdi)
+    device = await cache.get(("lfdi", row.lfdi), lambda: call.headend.fleet.device(row.lfdi))
     if device is None or not call.caller.may_act_for(device):
         raise forbidden(f"MirrorUsagePoint {n} belongs to another client")
     return row
@@ -142,8 +147,7 @@ async def post_mirror(call: Call) -> Response:
             role_flags=int.from_bytes(doc.roleFlags, "big"),
             device=lfdi,
         )
-    for meter in doc.MirrorMeterReading:
-        await _store(call.headend, mup_id, meter)
+    await _store(call.headend, mup_id, doc.MirrorMeterReading)
     return Response.created(hrefs.mirror(mup_id))
 
 
@@ -160,24 +164,24 @@ async def post_readings(call: Call, n: int) -> Response:
         meters = doc.MirrorMeterReading
     elif isinstance(doc, MirrorMeterReading):
         meters = (doc,)
-    for meter in meters:
-        await _store(call.headend, row.id, meter)
+    await _store(call.headend, row.id, meters)
     return Response.created(hrefs.mirror(n))
 
 
-async def _store(headend: HeadEnd, mup_id: int, meter: MirrorMeterReading) -> None:
-    readings: list[NewReading] = []
-    if meter.Reading is not None:
-        readings.append(_reading(meter.Reading, None))
-    for reading_set in meter.MirrorReadingSet:
-        readings.extend(_reading(r, reading_set.timePeriod) for r in reading_set.Reading)
-    reading_type = encode(meter.ReadingType).decode() if meter.ReadingType else ""
-    await headend.repo.store_readings(
-        mup_id,
-        (meter.mRID.hex().upper(), meter.description or "", reading_type),
-        readings,
-        headend.now(),
-    )
+async def _store(headend: HeadEnd, mup_id: int, meters: Sequence[MirrorMeterReading]) -> None:
+    """All of a post's meter readings in one transaction, durable before the answer."""
+    batch = []
+    for meter in meters:
+        readings: list[NewReading] = []
+        if meter.Reading is not None:
+            readings.append(_reading(meter.Reading, None))
+        for reading_set in meter.MirrorReadingSet:
+            readings.extend(_reading(r, reading_set.timePeriod) for r in reading_set.Reading)
+        reading_type = encode(meter.ReadingType).decode() if meter.ReadingType else ""
+        key = (meter.mRID.hex().upper(), meter.description or "", reading_type)
+        batch.append((key, readings))
+    if batch:
+        await headend.repo.store_meters(mup_id, batch, headend.now())
 
 
 def _reading(reading: Reading, period: DateTimeInterval | None) -> NewReading:

@@ -42,7 +42,7 @@ def _set(program_id: str) -> ResponseSet:
 
 async def get_sets(call: Call) -> Response:
     groups = await call.headend.groups_of(await call.headend.devices_of(call.caller))
-    programs = await call.headend.fleet.programs(groups=groups) if groups else []
+    programs = await call.headend.programs(groups) if groups else []
     shown, total = page(call, programs)
     return answer(
         call,
@@ -70,19 +70,16 @@ async def post_response(call: Call, program: str) -> Response:
     found = await visible_program(call, program)
     doc = body(call, (DERControlResponse, XmlResponse))
     lfdi = doc.endDeviceLFDI.hex().upper()
-    device = await call.headend.fleet.device(lfdi)
+    device = await call.headend.device(lfdi)
     if device is None or not call.caller.may_act_for(device):
         raise forbidden(f"{call.caller.lfdi} may not respond for EndDevice {lfdi}")
     subject = doc.subject.hex().upper()
-    controls = {
-        c.mrid for c in await call.headend.fleet.controls(program=found.id, include_ended=True)
-    }
-    if subject not in controls:
+    if subject not in await call.headend.control_mrids(found.id):
         raise HttpError(400, f"{subject} is not an event of DERProgram {program}", reason=1)
     try:
         status = ResponseStatus(doc.status if doc.status is not None else 1)
     except ValueError:
         raise HttpError(400, f"response status {doc.status} is not in Table 27", reason=1) from None
     created = doc.createdDateTime or call.headend.now()
-    await call.headend.fleet.record_responses([DomainResponse(subject, lfdi, status, created)])
+    await call.headend.responses.submit(DomainResponse(subject, lfdi, status, created))
     return Response.created(f"{hrefs.responses(program)}/{subject}")

@@ -27,11 +27,17 @@ import uvicorn
 
 from derlink.audit.log import AuditLog
 from derlink.audit.service import load_signer
+from derlink.domain import Program
 from derlink.home import Home
 from derlink.sep2 import (
+    res_curves,
     res_der,
     res_device,
+    res_drlc,
+    res_files,
+    res_messaging,
     res_metering,
+    res_pricing,
     res_pubsub,
     res_response,
 )
@@ -39,6 +45,7 @@ from derlink.sep2.app import Router, Sep2App
 from derlink.sep2.context import HeadEnd, HeadEndSettings
 from derlink.sep2.notify import ChangeConsumer, Deliverer
 from derlink.sep2.transport import TLSHttpToolsProtocol, client_context, server_context
+from derlink.sep2.xml import Sep2Object
 from derlink.store.database import Database
 from derlink.store.migrate import require_current
 
@@ -51,7 +58,18 @@ CRL_CHECK_EVERY = 600.0
 
 def build_router() -> Router:
     router = Router()
-    for module in (res_device, res_der, res_response, res_pubsub, res_metering):
+    for module in (
+        res_device,
+        res_der,
+        res_curves,
+        res_pricing,
+        res_drlc,
+        res_messaging,
+        res_files,
+        res_response,
+        res_pubsub,
+        res_metering,
+    ):
         module.register(router)
     return router
 
@@ -85,7 +103,7 @@ class Background:
         node = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.consumer = ChangeConsumer(
             headend.db,
-            render=lambda program, target: res_der.render(headend, program, target),
+            render=lambda program, target: self._render(program, target),
             programs=headend.fleet.program,
             node=node,
             clock=headend.clock,
@@ -93,6 +111,11 @@ class Background:
         self.deliverer = Deliverer(headend.db, tls, headend.clock, node=node)
         self.tasks: list[asyncio.Task[None]] = []
         self.client = httpx.AsyncClient(verify=tls, http2=False) if tls else httpx.AsyncClient()
+
+    async def _render(self, program: Program, target: str) -> Sep2Object | None:
+        # a change is being announced: render from the database, never from a stale snapshot
+        self.headend.cache.forget()
+        return await res_der.render(self.headend, program, target)
 
     def start(self) -> None:
         self.tasks = [

@@ -57,7 +57,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     dialect = dialect_of(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if dialect == "postgresql":
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per checkout on the hot path; recycle instead.
+        kwargs.update(pool_size=10, max_overflow=20, pool_recycle=300)
     engine = create_async_engine(_async_url(url), **kwargs)
     if dialect == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

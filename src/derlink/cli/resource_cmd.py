@@ -1,0 +1,80 @@
+"""``derlink resource``: switch 2030.5 resources off (and on) for the whole deployment.
+
+A disabled resource answers 404 and its links leave DeviceCapability and every
+FunctionSetAssignments; running head-ends see the change within seconds. Names are the
+resource names of the head-end's routes (``TariffProfileList``, ``FileList``, ``Time``...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from derlink.cli.context import CliContext, pass_ctx
+from derlink.cli.fleet import json_option, output, run
+from derlink.errors import DerlinkError
+from derlink.sep2.context import DISABLED
+
+# Without these a client cannot start, nor the operator undo from a client's point of view.
+ESSENTIAL = frozenset({"DeviceCapability", "EndDeviceList", "EndDevice"})
+
+
+def resource_names() -> list[str]:
+    """Every resource name the head-end serves."""
+    from derlink.sep2.server import build_router
+
+    return sorted({route.name for route in build_router().routes})
+
+
+def _checked(name: str) -> str:
+    names = resource_names()
+    if name not in names:
+        raise DerlinkError(f"no resource {name!r}: 'derlink resource list' shows the names")
+    return name
+
+
+@click.group()
+def resource() -> None:
+    """Resources the head-end serves: disable or enable them per deployment."""
+
+
+@resource.command("disable")
+@click.argument("name")
+@pass_ctx
+def resource_disable(ctx: CliContext, name: str) -> None:
+    """Answer 404 for resource NAME and leave its links out of DeviceCapability and FSAs."""
+    if _checked(name) in ESSENTIAL:
+        raise DerlinkError(f"{name} cannot be disabled: clients start from it")
+    run(ctx, lambda f: f.set_setting("deployment", f"{DISABLED}{name}", "1", actor=ctx.actor))
+    click.echo(f"resource {name} disabled")
+
+
+@resource.command("enable")
+@click.argument("name")
+@pass_ctx
+def resource_enable(ctx: CliContext, name: str) -> None:
+    """Serve resource NAME again."""
+    key = f"{DISABLED}{_checked(name)}"
+    run(ctx, lambda f: f.set_setting("deployment", key, None, actor=ctx.actor))
+    click.echo(f"resource {name} enabled")
+
+
+@resource.command("list")
+@json_option
+@pass_ctx
+def resource_list(ctx: CliContext, as_json: bool) -> None:
+    """List the resource names and whether each is served."""
+    settings: dict[Any, str] = run(ctx, lambda f: f.settings())
+    off = {
+        k.removeprefix(DISABLED)
+        for s, k in settings
+        if s == "deployment" and k.startswith(DISABLED)
+    }
+    state = {name: name not in off for name in resource_names()}
+
+    def text() -> None:
+        for name, enabled in state.items():
+            click.echo(f"{name}\t{'enabled' if enabled else 'DISABLED'}")
+
+    output(state, as_json, text)
