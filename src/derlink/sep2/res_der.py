@@ -69,7 +69,7 @@ def der_program(program: Program, controls: int, active: int, curves: int = 0) -
     pid = program.id
     return DERProgram(
         href=hrefs.program(pid),
-        subscribable=0,
+        subscribable=1,  # notified on change: notify.py
         mRID=_mrid(pid),
         description=(program.description or pid)[:32],
         ActiveDERControlListLink=ListLink(href=hrefs.program(pid, "actderc"), all=active),
@@ -186,7 +186,7 @@ async def control_list(
     shown = controls[start : start + limit]
     return DERControlList(
         href=hrefs.program(program.id, "actderc" if active else "derc"),
-        subscribable=0,
+        subscribable=1,
         all=len(controls),
         results=len(shown),
         DERControl=tuple(_der_control(program, c, statuses[c.mrid]) for c in shown),
@@ -227,7 +227,7 @@ def default_control(program: Program) -> DefaultDERControl | None:
         return None
     return DefaultDERControl(
         href=hrefs.program(program.id, "dderc"),
-        subscribable=0,
+        subscribable=1,
         mRID=_mrid(f"{program.id}/default"),
         description=f"default {program.id}"[:32],
         DERControlBase=to_der_control_base(program.default, curve_links(program)),
