@@ -1,116 +1,256 @@
-"""``derlink demo``: the main job on embedded defaults, shown step by step.
+"""``derlink demo``: the main job on embedded defaults, start to finish, in under two minutes.
 
-What it shows grows with the project: today a data directory with SQLite, a generated PKI
-(2030.5 device certificates with their LFDI/SFDI, operator and aggregator certificates with
-IEC 62351-8 roles), a revocation with a CRL, and the audit log of all of it, verified.
+A data directory with SQLite and a generated PKI; the IEEE 2030.5 head-end started over mutual
+TLS; a hundred simulated DERs (PV, battery, household load), each with its own device
+certificate, enrolled in three feeder groups and running the derlink 2030.5 client; then an
+export limit dispatched to one feeder as a grid-constraint (red) event. It shows the fleet and
+feeder export before and after, how many devices acknowledged, and verifies the audit log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import click
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from derlink.audit.event import AuditEvent, Severity
-from derlink.audit.log import AuditLog, VerifyResult
+from derlink.audit.log import AuditLog
 from derlink.audit.service import open_audit_log
 from derlink.cli.context import CliContext, pass_ctx
 from derlink.cli.init_cmd import init
-from derlink.pki import CertificateError, Issued, Pki, Role
+from derlink.control.service import FleetService
+from derlink.domain import ControlBase, Priority, ResponseStatus
+from derlink.errors import DerlinkError
+from derlink.home import Home
+
+FEEDER = "feeder-1"
+LIMIT_W = 1000.0
+POLL_S = 5
+TIMEOUT_S = 60.0
+
+
+@dataclass
+class Export:
+    fleet_w: float
+    feeder_w: float
 
 
 @click.command()
-@click.option("--devices", type=click.IntRange(1, 10_000), default=12, show_default=True)
+@click.option("--devices", type=click.IntRange(3, 2000), default=100, show_default=True)
+@click.option("--groups", type=click.IntRange(1, 20), default=3, show_default=True)
 @pass_ctx
 @click.pass_context
-def demo(click_ctx: click.Context, ctx: CliContext, devices: int) -> None:
-    """Run the demo in the data directory (created when missing) and print what happened."""
+def demo(click_ctx: click.Context, ctx: CliContext, devices: int, groups: int) -> None:
+    """Start the head-end, enrol simulated DERs, dispatch an export limit to one feeder."""
     console = Console()
     if not ctx.home.exists():
         click_ctx.invoke(init)
-    pki = Pki.open(ctx.home.pki_dir, passphrase=ctx.passphrase())
-    now = datetime.now(UTC)
-    events: list[AuditEvent] = []
-    issued: list[Issued] = []
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("issuing device certificates", total=devices)
-        for n in range(devices):
-            issued.append(pki.issue_device(f"DEMO-INV-{n:05d}", now=now))
-            bar.advance(task)
-    operator = pki.issue_operator("alice", [Role.OPERATOR, Role.VIEWER], now=now)
-    aggregator = pki.issue_aggregator("vpp-aggregator", [Role.OPERATOR], now=now)
-    victim = issued[-1]
-    pki.revoke(victim.certificate.serial_number, now=now)
-    pki.crl(now=now)
-    for cert in [*issued, operator, aggregator]:
-        events.append(_event(ctx, "pki.issue", cert, "PKI:Issue.1"))
-    events.append(_event(ctx, "pki.revoke", victim, "PKI:Revoke.1"))
-    result = asyncio.run(_audit_and_verify(ctx, events))
-    _report(console, pki, issued, operator, aggregator, victim, result, now)
-    if not result.ok:
-        raise click.ClickException(f"audit log verification failed: {result.problem}")
+    home = ctx.home
+    port = _free_port()
+    server = _start_server(home, port)
+    try:
+        asyncio.run(_story(ctx, console, port, devices, groups))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
-def _event(ctx: CliContext, action: str, cert: Issued, event_id: str) -> AuditEvent:
-    return AuditEvent(
-        action=action,
-        target=f"cert:{cert.certificate.serial_number:X}",
-        actor=ctx.actor,
-        severity=Severity.NOTICE,
-        event_id=event_id,
-        source="derlink.demo",
-        details={"profile": cert.profile.name.lower()},
+async def _story(ctx: CliContext, console: Console, port: int, devices: int, groups: int) -> None:
+    from derlink.sim import FleetSim, enrol_fleet, sim_options
+
+    home = ctx.home
+    async with open_audit_log(home, ctx.database_url, write=True) as log:
+        fleet = FleetService(log.db, log)
+        await fleet.set_setting("deployment", "poll:*", str(POLL_S), actor=ctx.actor)
+        await fleet.set_setting("deployment", "post:*", "60", actor=ctx.actor)
+        with _bar(console, "enrolling simulated DERs", devices) as step:
+            records = await enrol_fleet(
+                home,
+                fleet,
+                devices,
+                groups,
+                actor=ctx.actor,
+                now=datetime.now(UTC),
+                passphrase=ctx.passphrase(),
+                progress=step,
+            )
+        noon = 12.0 - (time.gmtime().tm_hour + time.gmtime().tm_min / 60)  # the sun is up
+        sim = FleetSim(
+            records,
+            f"https://127.0.0.1:{port}",
+            home.pki_dir / "ca-bundle.pem",
+            options=sim_options(devices, stagger=min(10.0, devices / 20)),
+            tz_hours=noon,
+        )
+        await sim.start()
+        try:
+            await _wait(
+                console, "devices polling the head-end", devices, lambda: sim.summary().polling
+            )
+            await asyncio.sleep(2 * POLL_S)
+            before = _export(sim)
+            feeder_devices = sum(1 for r in records if r.group == FEEDER)
+            control = await fleet.create_control(
+                ControlBase(export_limit_w=LIMIT_W),
+                actor=ctx.actor,
+                start=int(time.time()),
+                duration=3600,
+                group=FEEDER,
+                priority=Priority.RED,
+                description="grid constraint: export limit",
+            )
+            console.print(
+                f"dispatched [bold]{LIMIT_W / 1000:.1f} kW export limit[/bold] per site "
+                f"to {FEEDER} (red: grid constraint), control {control.mrid}"
+            )
+
+            counts = {}
+            for status in (ResponseStatus.EVENT_RECEIVED, ResponseStatus.EVENT_STARTED):
+
+                async def acknowledged(wanted: ResponseStatus = status) -> int:
+                    return (await fleet.response_summary(control.mrid)).get(int(wanted), 0)
+
+                label = f"{FEEDER} devices: {status.name.lower().replace('_', ' ')}"
+                counts[status] = await _wait_async(console, label, feeder_devices, acknowledged)
+            await asyncio.sleep(2 * 5.0)  # a few physics samples under the new envelope
+            after = _export(sim)
+        finally:
+            await sim.stop()
+        verified = await AuditLog(log.db, public_key=log.public_key).verify()
+    _report(
+        console, devices, groups, feeder_devices, counts, before, after, verified.ok, verified.size
     )
+    if counts[ResponseStatus.EVENT_STARTED] < feeder_devices or not verified.ok:
+        raise DerlinkError("the demo did not complete: see the table above")
 
 
-async def _audit_and_verify(ctx: CliContext, events: list[AuditEvent]) -> VerifyResult:
-    async with open_audit_log(ctx.home, ctx.database_url, write=True) as log:
-        await log.append_many(events)
-        return await AuditLog(log.db, public_key=log.public_key).verify()
+def _export(sim: object) -> Export:
+    from derlink.sim import FleetSim
+
+    assert isinstance(sim, FleetSim)
+    fleet = feeder = 0.0
+    for record, der in zip(sim.records, sim.ders, strict=True):
+        if der.last is None:
+            continue
+        exported = max(0.0, -der.last.site_w)
+        fleet += exported
+        if record.group == FEEDER:
+            feeder += exported
+    return Export(fleet, feeder)
 
 
 def _report(
     console: Console,
-    pki: Pki,
-    issued: list[Issued],
-    operator: Issued,
-    aggregator: Issued,
-    victim: Issued,
-    result: VerifyResult,
-    now: datetime,
+    devices: int,
+    groups: int,
+    feeder_devices: int,
+    counts: dict[ResponseStatus, int],
+    before: Export,
+    after: Export,
+    audit_ok: bool,
+    audit_size: int,
 ) -> None:
-    table = Table(title="derlink demo: identities")
-    for column in ("subject / serial", "profile", "LFDI", "SFDI", "roles", "verifies"):
-        table.add_column(column)
-    for cert in [*issued[:3], victim, operator, aggregator]:
-        table.add_row(*_row(pki, cert, now))
-    console.print(table)
-    summary = Table(title="derlink demo: summary", show_header=False)
-    summary.add_row("device certificates issued", str(len(issued)))
-    summary.add_row("revoked (refused by verification)", f"{victim.certificate.serial_number:X}")
-    summary.add_row("audit records", str(result.size))
-    state = "[green]intact[/green]" if result.ok else f"[red]{result.problem}[/red]"
-    summary.add_row("audit log", state)
-    console.print(summary)
-
-
-def _row(pki: Pki, cert: Issued, now: datetime) -> tuple[str, ...]:
-    try:
-        verified = pki.verify(cert.certificate, now=now)
-    except CertificateError as err:
-        subject = f"serial {cert.certificate.serial_number:X}"
-        return (subject, cert.profile.name.lower(), "", "", "", f"[red]no: {err}[/red]")
-    subject = verified.subject or f"hw {verified.hardware_serial}"
-    roles = ", ".join(r.name for r in verified.roles)
-    return (
-        subject,
-        verified.profile.name.lower(),
-        verified.lfdi,
-        str(verified.sfdi),
-        roles,
-        "[green]yes[/green]",
+    table = Table(title="derlink demo", show_header=True)
+    table.add_column("")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    table.add_row("devices enrolled", str(devices), f"in {groups} feeders")
+    table.add_row(
+        f"{FEEDER} devices acknowledged (received)",
+        "",
+        f"{counts[ResponseStatus.EVENT_RECEIVED]} / {feeder_devices}",
     )
+    table.add_row(
+        f"{FEEDER} devices acknowledged (started)",
+        "",
+        f"{counts[ResponseStatus.EVENT_STARTED]} / {feeder_devices}",
+    )
+    table.add_row(
+        "fleet export", f"{before.fleet_w / 1000:.1f} kW", f"{after.fleet_w / 1000:.1f} kW"
+    )
+    table.add_row(
+        f"{FEEDER} export", f"{before.feeder_w / 1000:.1f} kW", f"{after.feeder_w / 1000:.1f} kW"
+    )
+    state = "[green]intact[/green]" if audit_ok else "[red]TAMPERED[/red]"
+    table.add_row("audit log", "", f"{state} ({audit_size} records)")
+    console.print(table)
+
+
+@contextlib.contextmanager
+def _bar(console: Console, label: str, total: int) -> Iterator[Callable[[int], None]]:
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda done: progress.update(task, completed=done)
+
+
+async def _wait(console: Console, label: str, total: int, count: Callable[[], int]) -> int:
+    async def current() -> int:
+        return count()
+
+    return await _wait_async(console, label, total, current)
+
+
+async def _wait_async(
+    console: Console, label: str, total: int, count: Callable[[], Awaitable[int]]
+) -> int:
+    """Show progress towards ``total`` until it is reached or TIMEOUT_S passes."""
+    deadline = time.monotonic() + TIMEOUT_S
+    done = 0
+    with _bar(console, label, total) as step:
+        while time.monotonic() < deadline:
+            done = await count()
+            step(done)
+            if done >= total:
+                break
+            await asyncio.sleep(0.25)
+    return done
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_server(home: Home, port: int) -> subprocess.Popen[bytes]:
+    log = (home.log_dir / "demo-serve.log").open("ab")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "derlink.cli.main",
+            "--home",
+            str(home.root),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DerlinkError(f"the head-end did not start: see {home.log_dir}/demo-serve.log")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise DerlinkError("the head-end did not start within 30 s")
