@@ -14,7 +14,7 @@ import click
 from derlink.cli.context import CliContext, pass_ctx
 from derlink.cli.fleet import json_option, output, run
 from derlink.errors import DerlinkError
-from derlink.sep2.context import DISABLED
+from derlink.sep2.context import DISABLED, LOCKED
 
 # Without these a client cannot start, nor the operator undo from a client's point of view.
 ESSENTIAL = frozenset({"DeviceCapability", "EndDeviceList", "EndDevice"})
@@ -58,6 +58,26 @@ def resource_enable(ctx: CliContext, name: str) -> None:
     key = f"{DISABLED}{_checked(name)}"
     run(ctx, lambda f: f.set_setting("deployment", key, None, actor=ctx.actor))
     click.echo(f"resource {name} enabled")
+
+
+@resource.command("lock")
+@click.argument("name")
+@pass_ctx
+def resource_lock(ctx: CliContext, name: str) -> None:
+    """Refuse client updates (PUT/POST/DELETE) of resource NAME, e.g. ConnectionPoint."""
+    key = f"{LOCKED}{_checked(name)}"
+    run(ctx, lambda f: f.set_setting("deployment", key, "1", actor=ctx.actor))
+    click.echo(f"client updates of {name} locked")
+
+
+@resource.command("unlock")
+@click.argument("name")
+@pass_ctx
+def resource_unlock(ctx: CliContext, name: str) -> None:
+    """Accept client updates of resource NAME again."""
+    key = f"{LOCKED}{_checked(name)}"
+    run(ctx, lambda f: f.set_setting("deployment", key, None, actor=ctx.actor))
+    click.echo(f"client updates of {name} accepted")
 
 
 @resource.command("list")

@@ -129,6 +129,8 @@ class Sep2App:
                 caller.require_enrolled()
             if route.name in await self.headend.disabled():
                 raise HttpError(404, f"{route.name} is disabled on this server")
+            if request.method in WRITE_METHODS and route.name in await self.headend.locked():
+                raise HttpError(403, f"client updates of {route.name} are locked here")
             if request.method in WRITE_METHODS and request.method != "DELETE":
                 self._check_media_type(request)
             return await route.handler(Call(self.headend, request, caller), **params)

@@ -32,6 +32,7 @@ from derlink.store.schema import DeviceRow, SiteGroupRow
 
 SETTINGS_TTL = 2.0
 DISABLED = "disabled:"
+LOCKED = "locked:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,15 @@ class HeadEnd:
             key.removeprefix(DISABLED)
             for (scope, key) in await self._settings()
             if scope == "deployment" and key.startswith(DISABLED)
+        )
+
+    async def locked(self) -> frozenset[str]:
+        """Resources whose client updates this deployment refuses: setting ``locked:{name}``
+        ('derlink resource lock'); the operator's value stands."""
+        return frozenset(
+            key.removeprefix(LOCKED)
+            for (scope, key) in await self._settings()
+            if scope == "deployment" and key.startswith(LOCKED)
         )
 
     async def poll_rate(self, list_name: str, site: str | None = None) -> int:

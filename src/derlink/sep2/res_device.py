@@ -329,7 +329,7 @@ async def put_connection_point(call: Call, sfdi: int) -> Response:
     if device.site is None:
         raise HttpError(409, f"EndDevice {sfdi} is not at a site: the operator assigns sites")
     site = await call.headend.fleet.site(device.site)
-    locked = await call.headend.rate("lock", "ConnectionPoint") or site.lock_connection_point
+    locked = site.lock_connection_point  # per site; 'derlink resource lock' for all sites
     if locked:
         raise forbidden(f"the connection point of site {site.id} is set by the operator")
     updated = replace(site, connection_point_id=doc.connectionPointId)
