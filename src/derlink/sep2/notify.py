@@ -24,13 +24,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy import select, update
 
 from derlink.control.errors import NotFound
 from derlink.domain import Program
 from derlink.sep2 import hrefs
 from derlink.sep2.http import HttpError
+from derlink.sep2.outbound import OutboundClient, OutboundError
 from derlink.sep2.xml import MEDIA_TYPE, Notification, Sep2Object, encode
 from derlink.store.database import Database
 from derlink.store.schema import (
@@ -242,13 +242,12 @@ class Deliverer:
     tls: ssl.SSLContext | None
     clock: Callable[[], float]
     node: str = ""
-    timeout: float = 10.0
     concurrency: int = 64
 
     def __post_init__(self) -> None:
         self.node = self.node or uuid.uuid4().hex[:16]
 
-    async def run_once(self, client: httpx.AsyncClient) -> int:
+    async def run_once(self, client: OutboundClient) -> int:
         claimed = await self._claim()
         if not claimed:
             return 0
@@ -286,19 +285,12 @@ class Deliverer:
             )
             return list(claimed.all())
 
-    async def _post(self, client: httpx.AsyncClient, row: NotificationRow) -> str | None:
+    async def _post(self, client: OutboundClient, row: NotificationRow) -> str | None:
         try:
-            answer = await client.post(
-                row.uri,
-                content=row.body.encode(),
-                headers={"content-type": MEDIA_TYPE},
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as err:
-            return f"{type(err).__name__}: {err}"[:500]
-        if 200 <= answer.status_code < 300:
-            return None
-        return f"HTTP {answer.status_code}"
+            status = await client.post(row.uri, row.body.encode(), MEDIA_TYPE)
+        except OutboundError as err:
+            return str(err)[:500]
+        return None if 200 <= status < 300 else f"HTTP {status}"
 
     async def _settle(self, rows: list[NotificationRow], errors: dict[int, str | None]) -> None:
         now = int(self.clock())

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 
 from derlink.audit.log import AuditLog
@@ -44,6 +43,7 @@ from derlink.sep2 import (
 from derlink.sep2.app import Router, Sep2App
 from derlink.sep2.context import HeadEnd, HeadEndSettings
 from derlink.sep2.notify import ChangeConsumer, Deliverer
+from derlink.sep2.outbound import OutboundClient
 from derlink.sep2.transport import TLSHttpToolsProtocol, client_context, server_context
 from derlink.sep2.xml import Sep2Object
 from derlink.store.database import Database
@@ -110,7 +110,7 @@ class Background:
         )
         self.deliverer = Deliverer(headend.db, tls, headend.clock, node=node)
         self.tasks: list[asyncio.Task[None]] = []
-        self.client = httpx.AsyncClient(verify=tls, http2=False) if tls else httpx.AsyncClient()
+        self.client = OutboundClient(tls)
 
     async def _render(self, program: Program, target: str) -> Sep2Object | None:
         # a change is being announced: render from the database, never from a stale snapshot
@@ -142,7 +142,7 @@ class Background:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.consumer.release()
-        await self.client.aclose()
+        await self.client.close()
 
 
 async def open_app(options: ServeOptions, clock: Callable[[], float] = time.time) -> Sep2App:
