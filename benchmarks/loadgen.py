@@ -6,14 +6,15 @@ generator, which shares this machine's two cores with the server, costs as littl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from derlink.sep2 import outbound
 from derlink.sep2.transport import client_context
+from derlink.sep2.xml import MEDIA_TYPE
 
 
 @dataclass
@@ -33,45 +34,13 @@ class Stats:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-class Connection:
-    def __init__(self, host: str, port: int, context: ssl.SSLContext) -> None:
-        self.host, self.port, self.context = host, port, context
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+class Connection(outbound.Connection):
+    """derlink's own keep-alive client connection, sending 2030.5 XML bodies."""
 
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(
-            self.host, self.port, ssl=self.context, server_hostname=None
-        )
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        if self.writer is None or self.reader is None:
-            await self.open()
-        assert self.writer is not None and self.reader is not None
-        head = f"{method} {path} HTTP/1.1\r\nhost: {self.host}\r\n"
-        if body:
-            head += f"content-type: application/sep+xml\r\ncontent-length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("server closed the connection")
-        status = int(status_line.split(b" ", 2)[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        payload = await self.reader.readexactly(length) if length else b""
-        return status, payload
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(ssl.SSLError, ConnectionError):
-                await self.writer.wait_closed()
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = MEDIA_TYPE
+    ) -> tuple[int, bytes]:
+        return await super().request(method, path, body, content_type if body else "")
 
 
 def device_context(prefix: Path, cafile: Path) -> ssl.SSLContext:
@@ -115,7 +84,7 @@ async def run_load(
                 i += 1
                 try:
                     status, _ = await conn.request(method, path, body)
-                except (OSError, ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+                except (OSError, asyncio.IncompleteReadError, ssl.SSLError, outbound.OutboundError):
                     stats.errors += 1
                     conn = Connection(host, port, ctx)
                     continue
