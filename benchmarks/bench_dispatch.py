@@ -5,8 +5,10 @@ Workload: N devices behind A aggregator certificates (the CSIP-AUS aggregator pa
 device subscribed to its feeder program's DERControlList with a notificationURI on the
 aggregator's HTTPS endpoint. The operator creates one control per feeder (three feeders), active
 at once. Mode "notify": each notification makes the aggregator post Response 1 (received) then 2
-(started) for that device. Mode "poll": each aggregator polls its feeder programs' control lists
-every P seconds and posts the responses when it sees the control. Method: time from
+(started) for that device. Mode "aggregate": each aggregator subscribes once per feeder program
+(through its own EndDevice) and answers for all its devices of that feeder. Mode "poll": each
+aggregator polls its feeder programs' control lists every P seconds and posts the responses
+when it sees the control. Method: time from
 create_control's return to the moment the server's stored responses (counted every 100 ms in
 the database) reach 95% / 100% of N; server `derlink serve --workers 2` and this harness share
 the two cores.
@@ -40,6 +42,7 @@ from derlink.store import Database
 from derlink.store.schema import ResponseRow
 
 SFDI_IN_PATH = re.compile(rb"POST /n/(\d+) ")
+AGG_IN_PATH = re.compile(rb"POST /a/(\d+)/([\w.-]+) ")
 
 
 @dataclass
@@ -137,6 +140,9 @@ async def run(database: str, devices: int, aggregators: int, mode: str, poll: fl
                 t0 = time.perf_counter()
                 await subscribe_all(aggs, listener_port)
                 print(f"  {devices} subscriptions created in {time.perf_counter() - t0:.1f} s")
+            elif mode == "aggregate":
+                server = await listen(listener_port, bench, by_sfdi, mrids, aggs)
+                await subscribe_aggregators(aggs, listener_port)
             else:
                 server = None
             await asyncio.sleep(1.0)
@@ -188,8 +194,29 @@ async def subscribe_all(aggs: list[Aggregator], port: int) -> None:
     await asyncio.gather(*(one(a, a.devices[i::4]) for a in aggs for i in range(4)))
 
 
+async def subscribe_aggregators(aggs: list[Aggregator], port: int) -> None:
+    """One subscription per aggregator and feeder program, through its own EndDevice."""
+    for a, agg in enumerate(aggs):
+        conn = Connection("127.0.0.1", port - 1, agg.context)
+        own = sfdi_from_lfdi(agg.lfdi)
+        for group in GROUPS:
+            sub = Subscription(
+                subscribedResource=f"/derp/{group}.red/derc",
+                encoding=0,
+                level="+S1",
+                limit=1,
+                notificationURI=f"https://127.0.0.1:{port}/a/{a}/{group}",
+            )
+            status, _ = await conn.request("POST", f"/edev/{own}/sub", encode(sub))
+            assert status == 201, status
+
+
 async def listen(
-    port: int, bench: Bench, by_sfdi: dict[int, tuple[Aggregator, str, str]], mrids: dict[str, str]
+    port: int,
+    bench: Bench,
+    by_sfdi: dict[int, tuple[Aggregator, str, str]],
+    mrids: dict[str, str],
+    aggs: list[Aggregator] | None = None,
 ) -> asyncio.Server:
     ctx = server_context(
         certfile=bench.root / "listener.pem",
@@ -204,6 +231,19 @@ async def listen(
                 length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
                 await reader.readexactly(length)
                 writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+                fan_out = AGG_IN_PATH.match(head)
+                if fan_out and aggs is not None:
+                    agg, group = aggs[int(fan_out.group(1))], fan_out.group(2).decode()
+                    for lfdi, _, g in agg.devices:
+                        if g == group:
+                            for status in (1, 2):
+                                agg.queue.put_nowait(
+                                    (
+                                        "POST",
+                                        f"/rsps/{group}.red/rsp",
+                                        response(lfdi, mrids[group], status),
+                                    )
+                                )
                 found = SFDI_IN_PATH.match(head)
                 if found:
                     agg, lfdi, group = by_sfdi[int(found.group(1))]
@@ -270,7 +310,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--aggregators", type=int, default=4)
-    parser.add_argument("--mode", choices=["notify", "poll"], nargs="+", default=["notify", "poll"])
+    modes = ["notify", "aggregate", "poll"]
+    parser.add_argument("--mode", choices=modes, nargs="+", default=modes)
     parser.add_argument("--poll", type=float, default=5.0, help="poll interval, s")
     parser.add_argument("--database", default="postgresql")
     args = parser.parse_args()
