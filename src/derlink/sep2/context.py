@@ -136,6 +136,18 @@ class HeadEnd:
         )
         return [me, *managed]
 
+    async def caller_groups(self, caller: Caller) -> frozenset[str]:
+        """The groups of every EndDevice the caller may act for (cached per caller: an
+        aggregator may act for thousands)."""
+        if caller.device is None and self.open_registration:
+            return frozenset()
+        me = caller.require_enrolled()
+
+        async def load() -> frozenset[str]:
+            return await self.groups_of(await self.devices_of(caller))
+
+        return await self.cache.get(("caller-groups", me.lfdi), load)
+
     async def groups_of(self, devices: list[Device]) -> frozenset[str]:
         sites = frozenset(d.site for d in devices if d.site is not None)
         if not sites:

@@ -89,7 +89,7 @@ async def visible_program(call: Call, program_id: str) -> Program:
     except NotFound:
         call.caller.require_enrolled()
         raise HttpError(404, f"no DERProgram {program_id}") from None
-    groups = await call.headend.groups_of(await call.headend.devices_of(call.caller))
+    groups = await call.headend.caller_groups(call.caller)
     if not program.groups & groups:
         raise forbidden(f"DERProgram {program_id} is not assigned to {call.caller.lfdi}")
     return program

@@ -60,7 +60,7 @@ async def publication_counts(
 
 
 async def caller_groups(call: Call) -> frozenset[str]:
-    return await call.headend.groups_of(await call.headend.devices_of(call.caller))
+    return await call.headend.caller_groups(call.caller)
 
 
 async def visible(call: Call, kind: PublicationKind, item_id: str) -> Publication:

@@ -41,7 +41,7 @@ def _set(program_id: str) -> ResponseSet:
 
 
 async def get_sets(call: Call) -> Response:
-    groups = await call.headend.groups_of(await call.headend.devices_of(call.caller))
+    groups = await call.headend.caller_groups(call.caller)
     programs = await call.headend.programs(groups) if groups else []
     shown, total = page(call, programs)
     return answer(
