@@ -459,8 +459,8 @@ async def test_a_server_that_cannot_be_authenticated_is_refused(
     assert recorder.history == []
 
 
-def test_device_run_once_from_the_command_line(world: World) -> None:
-    done = subprocess.run(
+def _device_run_once(world: World, pin: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -474,7 +474,7 @@ def test_device_run_once_from_the_command_line(world: World) -> None:
             "--server",
             world.server.url,
             "--pin",
-            str(PINS["dev"]),
+            str(pin),
             "--once",
         ],
         capture_output=True,
@@ -483,28 +483,11 @@ def test_device_run_once_from_the_command_line(world: World) -> None:
         check=False,
         env=dict(os.environ),
     )
+
+
+def test_device_run_once_from_the_command_line(world: World) -> None:
+    done = _device_run_once(world, PINS["dev"])
     assert done.returncode == 0, done.stderr
     assert f"EndDevice {world.sfdi('dev')} applies" in done.stderr
-    wrong = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "derlink.cli.main",
-            "--home",
-            str(world.home.root),
-            "device",
-            "run",
-            "--cert",
-            str(world.prefix("dev")),
-            "--server",
-            world.server.url,
-            "--pin",
-            "1",
-            "--once",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    wrong = _device_run_once(world, 1)
     assert wrong.returncode != 0 and "PIN" in wrong.stderr

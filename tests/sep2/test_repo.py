@@ -40,8 +40,8 @@ async def test_readings_are_stored_once(repo: Sep2Repo) -> None:
     )
     readings = [NewReading(1_790_000_000 + 60 * i, 60, 1000 + i, 0) for i in range(50)]
     meter = ("BB" * 16, "avg W", "")
-    first = await repo.store_readings(mup, meter, readings, 1)
-    again = await repo.store_readings(mup, meter, [*readings[10:], NewReading(5, 60, 7, 0)], 2)
+    [first] = await repo.store_meters(mup, [(meter, readings)], 1)
+    [again] = await repo.store_meters(mup, [(meter, [*readings[10:], NewReading(5, 60, 7, 0)])], 2)
     assert first == again
     total, newest = await repo.readings(first, 0, 3)
     assert total == 51

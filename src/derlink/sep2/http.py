@@ -39,10 +39,6 @@ def forbidden(message: str = "forbidden") -> HttpError:
     return HttpError(403, message)
 
 
-def not_found(message: str = "no such resource") -> HttpError:
-    return HttpError(404, message)
-
-
 @dataclass(frozen=True, slots=True)
 class Paging:
     """The 2030.5 list query: ``s`` start index, ``a`` after time, ``l`` limit (default 1, as

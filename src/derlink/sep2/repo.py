@@ -108,13 +108,6 @@ class Sep2Repo:
             )
             return bool(getattr(result, "rowcount", 0))
 
-    async def subscribers(self, resources: Sequence[str]) -> list[SubscriptionRow]:
-        async with self.db.sessions() as s:
-            rows = await s.scalars(
-                select(SubscriptionRow).where(SubscriptionRow.resource.in_(resources))
-            )
-            return list(rows.all())
-
     # --- mirrors ------------------------------------------------------------------------------
 
     async def mirror_by_mrid(self, mrid: str) -> MirrorUsagePointRow | None:
@@ -150,16 +143,6 @@ class Sep2Repo:
                 .order_by(MirrorMeterReadingRow.id)
             )
             return list(rows.all())
-
-    async def store_readings(
-        self,
-        mup_id: int,
-        meter: tuple[str, str, str],
-        readings: Sequence[NewReading],
-        now: int,
-    ) -> int:
-        """Store one meter's readings (see :meth:`store_meters`); returns the meter id."""
-        return (await self.store_meters(mup_id, [(meter, readings)], now))[0]
 
     async def store_meters(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from derlink.sep2.app import Call
 from derlink.sep2.http import Response
@@ -30,7 +30,3 @@ def page(call: Call, items: Sequence[ITEM], default_limit: int = 1) -> tuple[lis
 
 def list_link(href: str, count: int | None) -> ListLink:
     return ListLink(href=href, all=count)
-
-
-def attrs(**values: Any) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}

@@ -15,7 +15,6 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 SEP2_CIPHERS = "ECDHE-ECDSA-AES128-CCM8"
@@ -95,7 +94,3 @@ class _TLSExtensionMixin:
 
 class TLSHttpToolsProtocol(_TLSExtensionMixin, HttpToolsProtocol):
     """httptools parser (fast) with the TLS extension."""
-
-
-class TLSH11Protocol(_TLSExtensionMixin, H11Protocol):
-    """h11 parser (pure Python) with the TLS extension."""
