@@ -55,9 +55,12 @@ from derlink.pki.profiles import (
     Signing,
     build_ca,
     build_device,
+    build_e2e,
     build_person,
     build_server,
+    build_xmpp_client,
     name,
+    xmpp_addr_der,
 )
 from derlink.pki.roles import Role, user_roles_value
 from derlink.pki.verify import VerifiedCertificate, verify_certificate
@@ -294,6 +297,75 @@ class Pki:
         """A certificate for signing audit-log tree heads (digitalSignature only)."""
         return self._issue_person(Profile.SIGNER, name, None, now, validity_days, None)
 
+    def issue_xmpp_client(
+        self,
+        jid: str,
+        *,
+        roles: Sequence[Role] | None = None,
+        now: datetime,
+        validity_days: int = 365,
+        area_of_responsibility: str = "derlink",
+    ) -> Issued:
+        """An XMPP client certificate for the bare ``jid`` (SASL EXTERNAL login).
+
+        The JID is in subjectAltName as id-on-xmppAddr and in the common name; IEC 62351-8
+        ``roles`` (for control-centre identities) are optional. Issued by the device CA, so the
+        CA bundle that authenticates the XMPP server also authenticates its clients.
+        """
+        bare = inputs.jid(jid)
+        subject = name(bare, self.name, LEAF_SPECS[Profile.XMPP_CLIENT].unit)
+        roles_der = None
+        if roles is not None:
+            roles_der = user_roles_value(inputs.roles(roles), area_of_responsibility)
+        validity = _validity(as_utc(now), inputs.days(validity_days))
+
+        def build(public_key: PublicKey, signer: Signing, sn: int) -> x509.Certificate:
+            return build_xmpp_client(subject, bare, roles_der, public_key, signer, sn, validity)
+
+        return self._issue(Profile.XMPP_CLIENT, build, validity[0])
+
+    def issue_e2e(
+        self,
+        name: str,
+        *,
+        roles: Sequence[Role] | None = None,
+        xmpp_address: str | None = None,
+        hardware_serial: str | None = None,
+        now: datetime,
+        validity_days: int = 365,
+        area_of_responsibility: str = "derlink",
+    ) -> Issued:
+        """An end-to-end certificate (derlink.e2e sessions and group keys), separate from TLS.
+
+        keyUsage digitalSignature + keyAgreement and derlink's end-to-end EKU only. The
+        optional ``xmpp_address`` (id-on-xmppAddr) and ``hardware_serial`` (HardwareModuleName,
+        as in the holder's 2030.5 device certificate) tie it to the transport identity; IEC
+        62351-8 ``roles`` are optional (operators, control centre).
+        """
+        if oids.POLICY_E2E not in checks.policy_oids(self._certs[Profile.DEVICE_CA]):
+            raise PkiError(
+                "this PKI was created before end-to-end certificates existed: its device CA "
+                "does not assert the end-to-end policy (create a new PKI)"
+            )
+        subject = _e2e_subject(name, self.name)
+        alt_names: list[x509.GeneralName] = []
+        if xmpp_address is not None:
+            jid = inputs.jid(xmpp_address)
+            alt_names.append(x509.OtherName(oids.XMPP_ADDR, xmpp_addr_der(jid)))
+        if hardware_serial is not None:
+            hw_serial = inputs.text(hardware_serial, "device serial number", inputs.MAX_HW_SERIAL)
+            hw_name = HardwareModuleName(oids.DERLINK_HW_TYPE, hw_serial.encode())
+            alt_names.append(x509.OtherName(oids.HARDWARE_MODULE_NAME, hw_name.to_der()))
+        roles_der = None
+        if roles is not None:
+            roles_der = user_roles_value(inputs.roles(roles), area_of_responsibility)
+        validity = _validity(as_utc(now), inputs.days(validity_days))
+
+        def build(public_key: PublicKey, signer: Signing, sn: int) -> x509.Certificate:
+            return build_e2e(subject, alt_names, roles_der, public_key, signer, sn, validity)
+
+        return self._issue(Profile.E2E, build, validity[0])
+
     def _issue_person(
         self,
         profile: Profile,
@@ -521,6 +593,10 @@ def _ca(
     subject = name(f"{pki_name} {_CA_TITLES[ca]}", pki_name)
     serial = secrets.randbits(64) | 1
     return build_ca(ca, subject, keys[ca].public_key(), signer, serial, now)
+
+
+def _e2e_subject(holder: str, pki_name: str) -> x509.Name:
+    return name(inputs.text(holder, "name"), pki_name, LEAF_SPECS[Profile.E2E].unit)
 
 
 def _validity(now: datetime, days: int) -> tuple[datetime, datetime]:

@@ -144,6 +144,10 @@ def check_profile(profile: Profile, cert: x509.Certificate, issuer: x509.Certifi
     _check_issuer(spec, cert, issuer)
     if profile is Profile.DEVICE:
         check_device(cert)
+    if profile is Profile.XMPP_CLIENT:
+        check_xmpp_client(cert)
+    if profile is Profile.E2E:
+        check_e2e(cert)
     if spec.roles:
         _check_roles(cert)
 
@@ -219,6 +223,58 @@ def check_device(cert: x509.Certificate) -> None:
     found = {p.policy_identifier for p in policies}
     if not found or not found <= oids.SEP2_POLICY_OIDS:
         raise CertificateError("certificatePolicies must hold only IEEE 2030.5 policy OIDs")
+
+
+def xmpp_addrs(cert: x509.Certificate) -> tuple[str, ...]:
+    """The JIDs in the id-on-xmppAddr otherNames of the SAN (RFC 6120 13.7.1.4)."""
+    ext = extension(cert, x509.SubjectAlternativeName)
+    if ext is None:
+        return ()
+    found = []
+    for other in ext.value.get_values_for_type(x509.OtherName):
+        if other.type_id == oids.XMPP_ADDR:
+            value = other.value
+            if len(value) < 2 or value[0] != 0x0C or value[1] != len(value) - 2:
+                raise CertificateError("malformed id-on-xmppAddr (not a short UTF8String)")
+            try:
+                found.append(value[2:].decode("utf-8"))
+            except UnicodeDecodeError:
+                raise CertificateError("malformed id-on-xmppAddr (not UTF-8)") from None
+    return tuple(found)
+
+
+def check_xmpp_client(cert: x509.Certificate) -> None:
+    """An XMPP client certificate names exactly one JID (id-on-xmppAddr) and nothing else."""
+    san = extension(cert, x509.SubjectAlternativeName)
+    if san is None or len(san.value) != 1 or len(xmpp_addrs(cert)) != 1:
+        raise CertificateError("subjectAltName must hold exactly one id-on-xmppAddr")
+    if user_roles(cert) is not None:
+        ext = _raw_extension(cert, oids.IEC_USER_ROLES)
+        if ext is not None and ext.critical:
+            raise CertificateError("the IECUserRoles extension must not be critical")
+
+
+def check_e2e(cert: x509.Certificate) -> None:
+    """An end-to-end certificate: derlink's e2e EKU and no other (never a TLS certificate); a
+    SAN, when present, holds at most one id-on-xmppAddr and one HardwareModuleName."""
+    eku = extension(cert, x509.ExtendedKeyUsage)
+    if eku is None or list(eku.value) != [oids.EKU_E2E]:
+        raise CertificateError("extendedKeyUsage must be the end-to-end purpose alone")
+    san = extension(cert, x509.SubjectAlternativeName)
+    if san is not None:
+        others = san.value.get_values_for_type(x509.OtherName)
+        kinds = [o.type_id for o in others]
+        allowed = {oids.XMPP_ADDR, oids.HARDWARE_MODULE_NAME}
+        duplicated = len(set(kinds)) != len(kinds)
+        if len(others) != len(san.value) or duplicated or not set(kinds) <= allowed:
+            raise CertificateError("subjectAltName may hold one xmppAddr and one hardware name")
+        xmpp_addrs(cert)
+        hardware_module_name(cert)
+    ext = _raw_extension(cert, oids.IEC_USER_ROLES)
+    if ext is not None:
+        if ext.critical:
+            raise CertificateError("the IECUserRoles extension must not be critical")
+        user_roles(cert)
 
 
 def _check_roles(cert: x509.Certificate) -> None:

@@ -16,6 +16,7 @@ MAX_NAME = 64  # ub-common-name (RFC 5280 appendix A)
 MAX_HW_SERIAL = 64
 _DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
+_JID_LOCAL_FORBIDDEN = frozenset("\"&'/:<>@ ")
 
 
 def text(value: str, what: str, limit: int = MAX_NAME) -> str:
@@ -72,6 +73,25 @@ def hosts(values: Sequence[str]) -> list[x509.GeneralName]:
     if not values:
         raise PkiError("a server certificate needs at least one DNS name or IP address")
     return list(dict.fromkeys(host(v) for v in values))
+
+
+def jid(value: str) -> str:
+    """A bare JID ``local@domain`` (RFC 7622) of at most 64 characters, lower-cased.
+
+    The local part may not hold the characters RFC 7622 3.3.1 forbids nor spaces; the domain
+    must be a DNS name. The limit keeps the JID usable as the subject common name too.
+    """
+    candidate = value.strip().lower()
+    local, _, domain = candidate.partition("@")
+    problem = len(candidate) > MAX_NAME or not local or not domain
+    problem = problem or any(c in _JID_LOCAL_FORBIDDEN or not c.isprintable() for c in local)
+    try:
+        problem = problem or not isinstance(host(domain), x509.DNSName)
+    except PkiError:
+        problem = True
+    if problem:
+        raise PkiError(f"{value!r} is not a bare JID (local@domain, at most {MAX_NAME} characters)")
+    return f"{local}@{domain.rstrip('.')}"
 
 
 def roles(values: Iterable[Role | int]) -> tuple[Role, ...]:

@@ -10,7 +10,10 @@ cannot collide. The derlink arc is UUID ``1feff523-55a1-406d-96fe-883b40f0f109``
 ``<arc>.2.2``          policy: operator certificate (people, IEC 62351-8 roles)
 ``<arc>.2.3``          policy: aggregator certificate (organisations acting for devices)
 ``<arc>.2.4``          policy: signer certificate (audit log signed tree heads)
+``<arc>.2.5``          policy: end-to-end certificate (sessions, group keys)
+``<arc>.2.6``          policy: XMPP client certificate (SASL EXTERNAL, id-on-xmppAddr)
 ``<arc>.3.1``          extended key usage: signing audit-log tree heads
+``<arc>.3.2``          extended key usage: end-to-end handshakes (never TLS)
 =====================  ============================================================
 
 Numbers below the arc are never reused for another meaning.
@@ -29,11 +32,17 @@ POLICY_SERVER = ObjectIdentifier(f"{DERLINK_ARC}.2.1")
 POLICY_OPERATOR = ObjectIdentifier(f"{DERLINK_ARC}.2.2")
 POLICY_AGGREGATOR = ObjectIdentifier(f"{DERLINK_ARC}.2.3")
 POLICY_SIGNER = ObjectIdentifier(f"{DERLINK_ARC}.2.4")
+POLICY_E2E = ObjectIdentifier(f"{DERLINK_ARC}.2.5")
+POLICY_XMPP_CLIENT = ObjectIdentifier(f"{DERLINK_ARC}.2.6")
 
 EKU_TREE_HEAD_SIGNING = ObjectIdentifier(f"{DERLINK_ARC}.3.1")
+EKU_E2E = ObjectIdentifier(f"{DERLINK_ARC}.3.2")
 
 #: id-on-hardwareModuleName (RFC 4108 5), the otherName of 2030.5 device certificates.
 HARDWARE_MODULE_NAME = ObjectIdentifier("1.3.6.1.5.5.7.8.4")
+
+#: id-on-xmppAddr (RFC 6120 13.7.1.4): the JID, as a UTF8String otherName of subjectAltName.
+XMPP_ADDR = ObjectIdentifier("1.3.6.1.5.5.7.8.5")
 
 #: id-IECuserRoles (IEC 62351-8 9.3): the X.509 extension carrying RBAC roles.
 IEC_USER_ROLES = ObjectIdentifier("1.2.840.10070.8.1")

@@ -38,6 +38,8 @@ class Profile(enum.Enum):
     OPERATOR = "operator"
     AGGREGATOR = "aggregator"
     SIGNER = "signer"
+    XMPP_CLIENT = "xmpp-client"
+    E2E = "e2e"
 
     @property
     def is_ca(self) -> bool:
@@ -101,13 +103,37 @@ LEAF_SPECS: dict[Profile, LeafSpec] = {
         oids.POLICY_SIGNER,
         "signers",
     ),
+    # An XMPP client (IED or control centre) logging in with SASL EXTERNAL: the JID is in
+    # subjectAltName as id-on-xmppAddr; IEC 62351-8 roles are optional. Issued by the device CA.
+    Profile.XMPP_CLIENT: LeafSpec(
+        Profile.DEVICE_CA,
+        frozenset({"digital_signature"}),
+        (ExtendedKeyUsageOID.CLIENT_AUTH,),
+        oids.POLICY_XMPP_CLIENT,
+        "xmpp",
+    ),
+    # End-to-end sessions and group keys (IEC 62351-4 E2E, 62351-9): digitalSignature (signed
+    # handshake tokens) + keyAgreement (ECDH), and derlink's own EKU so no TLS stack accepts it.
+    # Optional SAN (id-on-xmppAddr, HardwareModuleName) and IEC 62351-8 roles. Device CA.
+    Profile.E2E: LeafSpec(
+        Profile.DEVICE_CA,
+        _SIGN_AGREE,
+        (oids.EKU_E2E,),
+        oids.POLICY_E2E,
+        "end-to-end",
+    ),
 }
 
 #: The policies each issuing CA asserts (critical, as a 2030.5 MICA): a leaf's policies must be
 #: among its issuer's, which is how verification knows the right CA issued it (RFC 5280 6.1).
 CA_POLICIES: dict[Profile, tuple[x509.ObjectIdentifier, ...]] = {
     Profile.ROOT_CA: (oids.ANY_POLICY,),
-    Profile.DEVICE_CA: (*oids.SEP2_POLICIES.values(), oids.POLICY_SERVER),
+    Profile.DEVICE_CA: (
+        *oids.SEP2_POLICIES.values(),
+        oids.POLICY_SERVER,
+        oids.POLICY_XMPP_CLIENT,
+        oids.POLICY_E2E,
+    ),
     Profile.OPERATOR_CA: (oids.POLICY_OPERATOR, oids.POLICY_AGGREGATOR, oids.POLICY_SIGNER),
 }
 
@@ -280,6 +306,56 @@ def build_person(
     The IECUserRoles extension is non-critical, as IEC 62351-8 9.5.1 defines it.
     """
     builder = _leaf(LEAF_SPECS[profile], subject, public_key, signer, serial, validity)
+    if roles_der is not None:
+        roles_ext = x509.UnrecognizedExtension(oids.IEC_USER_ROLES, roles_der)
+        builder = builder.add_extension(roles_ext, critical=False)
+    return _sign(builder, signer)
+
+
+def xmpp_addr_der(jid: str) -> bytes:
+    """The DER UTF8String of an id-on-xmppAddr otherName value (RFC 6120 13.7.1.4)."""
+    data = jid.encode("utf-8")
+    if len(data) < 0x80:
+        return bytes([0x0C, len(data)]) + data
+    size = len(data).to_bytes((len(data).bit_length() + 7) // 8, "big")
+    return bytes([0x0C, 0x80 | len(size)]) + size + data
+
+
+def build_xmpp_client(
+    subject: x509.Name,
+    jid: str,
+    roles_der: bytes | None,
+    public_key: ec.EllipticCurvePublicKey,
+    signer: Signing,
+    serial: int,
+    validity: tuple[datetime, datetime],
+) -> x509.Certificate:
+    """An XMPP client certificate: SAN otherName id-on-xmppAddr with the bare JID, which both
+    Prosody (mod_auth_ccert) and ejabberd read for SASL EXTERNAL; IECUserRoles when given."""
+    spec = LEAF_SPECS[Profile.XMPP_CLIENT]
+    san = x509.SubjectAlternativeName([x509.OtherName(oids.XMPP_ADDR, xmpp_addr_der(jid))])
+    builder = _leaf(spec, subject, public_key, signer, serial, validity)
+    builder = builder.add_extension(san, critical=False)
+    if roles_der is not None:
+        roles_ext = x509.UnrecognizedExtension(oids.IEC_USER_ROLES, roles_der)
+        builder = builder.add_extension(roles_ext, critical=False)
+    return _sign(builder, signer)
+
+
+def build_e2e(
+    subject: x509.Name,
+    alt_names: Sequence[x509.GeneralName],
+    roles_der: bytes | None,
+    public_key: ec.EllipticCurvePublicKey,
+    signer: Signing,
+    serial: int,
+    validity: tuple[datetime, datetime],
+) -> x509.Certificate:
+    """An end-to-end certificate; ``alt_names`` (id-on-xmppAddr, HardwareModuleName) bind it to
+    the holder's transport identity, ``roles_der`` carries IECUserRoles when given."""
+    builder = _leaf(LEAF_SPECS[Profile.E2E], subject, public_key, signer, serial, validity)
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     if roles_der is not None:
         roles_ext = x509.UnrecognizedExtension(oids.IEC_USER_ROLES, roles_der)
         builder = builder.add_extension(roles_ext, critical=False)
