@@ -67,6 +67,38 @@ class XmppConfig(_Section):
     domain: str = "derlink.local"
     host: str = "127.0.0.1"
     port: int = Field(default=5222, ge=1, le=65535)
+    admins: tuple[str, ...] = Field(
+        default=(),
+        description="Bare JIDs of the control centre: the only ones creating MUC rooms and "
+        "PubSub nodes (a TOML list).",
+    )
+
+
+class PrivateRoleConfig(_Section):
+    id: int = Field(ge=-32768, le=-1, description="Private IEC 62351-8 role id.")
+    rights: tuple[str, ...] = Field(default=(), description="62351-8 rights: view, control...")
+
+
+class RbacConfig(_Section):
+    area: str = Field(
+        default="derlink",
+        min_length=1,
+        description="Area of responsibility naming the whole deployment (certificates, tokens).",
+    )
+    roles: dict[str, PrivateRoleConfig] = Field(
+        default_factory=dict, description="Private roles: [rbac.roles.NAME] id, rights."
+    )
+    token_lifetime: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+
+class AnomalyConfig(_Section):
+    enabled: bool = True
+    window_seconds: int = Field(default=60, ge=1, le=86400)
+    max_per_operator: int = Field(default=60, ge=1, description="Commands per window.")
+    max_per_group: int = Field(default=30, ge=1)
+    max_per_device: int = Field(default=10, ge=1)
+    max_failed_auth: int = Field(default=20, ge=1, description="Failed logins per source.")
+    action: Literal["hold", "refuse"] = "hold"
 
 
 class Config(_Section):
@@ -75,6 +107,8 @@ class Config(_Section):
     pki: PkiConfig = PkiConfig()
     sep2: Sep2Config = Sep2Config()
     xmpp: XmppConfig = XmppConfig()
+    rbac: RbacConfig = RbacConfig()
+    anomaly: AnomalyConfig = AnomalyConfig()
 
     def database_url(self, home: Home) -> str:
         """The effective database URL: the configured one, else SQLite in ``home``."""

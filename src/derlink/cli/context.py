@@ -13,12 +13,16 @@ import click
 from derlink.audit.event import AuditEvent
 from derlink.config import Config, load_config
 from derlink.home import Home
+from derlink.rbac.subject import Source, Subject
 
 
 @dataclass
 class CliContext:
     home: Home
     _config: Config | None = field(default=None, repr=False)
+    identity_file: str | None = None  # --identity / DERLINK_IDENTITY
+    token: str | None = field(default=None, repr=False)  # --token / DERLINK_TOKEN
+    subject: Subject | None = None  # set by derlink.cli.permissions before a command runs
 
     @property
     def config(self) -> Config:
@@ -32,7 +36,10 @@ class CliContext:
 
     @property
     def actor(self) -> str:
-        """Who is acting, for the audit log: the local operator account running the CLI."""
+        """Who is acting, for the audit log: the certificate or token subject, else the local
+        operator account running the CLI (acting as the data directory's administrator)."""
+        if self.subject is not None and self.subject.source is not Source.LOCAL:
+            return self.subject.identity
         try:
             user = getpass.getuser()
         except (KeyError, OSError):

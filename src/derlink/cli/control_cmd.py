@@ -111,6 +111,9 @@ def control() -> None:
 @click.option("--randomize-start", type=click.IntRange(-3600, 3600), default=0, help="Seconds.")
 @click.option("--randomize-duration", type=click.IntRange(-3600, 3600), default=0, help="Seconds.")
 @click.option("--description", default="", help="Shown to clients.")
+@click.option("--sign", is_flag=True, help="Attach the operator's signature (signed command).")
+@click.option("--signer", "signer_file", help="Operator certificate to sign with (see field).")
+@click.option("--valid-for", type=DURATION, help="Signed validity (default: until the end).")
 @envelope_options
 @json_option
 @pass_ctx
@@ -125,6 +128,9 @@ def control_create(
     randomize_start: int,
     randomize_duration: int,
     description: str,
+    sign: bool,
+    signer_file: str | None,
+    valid_for: float | None,
     as_json: bool,
     **envelope: Any,
 ) -> None:
@@ -132,6 +138,11 @@ def control_create(
     base = envelope_from(envelope)
     if base.is_empty():
         raise click.UsageError("set at least one mode or limit, e.g. --export-limit 5kW")
+    signer = None
+    if sign or signer_file:
+        from derlink.cli.field_cmd import resolve_signer
+
+        signer = resolve_signer(ctx, signer_file)
     made = run(
         ctx,
         lambda f: f.create_control(
@@ -145,6 +156,8 @@ def control_create(
             randomize_start=randomize_start,
             randomize_duration=randomize_duration,
             description=description,
+            signer=signer,
+            valid_for=None if valid_for is None else int(valid_for),
         ),
     )
     output(

@@ -63,6 +63,24 @@ def _managed(text: str) -> tuple[str, int | None]:
 @click.option("--battery-wh", type=click.FloatRange(0), default=0.0, help="Simulated battery.")
 @click.option("--check-hostname", is_flag=True, help="Also check the server's host name.")
 @click.option("--once", is_flag=True, help="One full cycle, then exit.")
+@click.option(
+    "--require-signed",
+    is_flag=True,
+    help="Apply only controls an operator signed (verified against --ca and --crl).",
+)
+@click.option(
+    "--crl",
+    "crls",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CRL (PEM) for verifying signed controls (repeatable).",
+)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the device keeps its command counters (with --require-signed).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every request.")
 @pass_ctx
 def run(
@@ -81,6 +99,9 @@ def run(
     battery_wh: float,
     check_hostname: bool,
     once: bool,
+    require_signed: bool,
+    crls: tuple[Path, ...],
+    state_dir: Path | None,
     verbose: bool,
 ) -> None:
     """Run an IEEE 2030.5 DER client with certificate PREFIX against SERVER."""
@@ -121,10 +142,22 @@ def run(
         )
         der = SimulatedDer(Household(spec), nameplate_of(spec, f"{lfdi[:12]}"))
         devices.append(ManagedDevice(EndDeviceSpec.of(lfdi, device_pin), der, der))
+    command_trust = None
+    if require_signed:
+        from derlink.e2e.commands import Trust
+        from derlink.pki import load_certificates, load_crl
+        from derlink.sep2.client.signed import CommandTrust
+
+        if state_dir is None:
+            raise click.UsageError("--require-signed needs --state DIR (the counter cache)")
+        trust = Trust(tuple(load_certificates(ca)), tuple(load_crl(c) for c in crls))
+        command_trust = CommandTrust(trust, state_dir)
     options = ClientOptions(
         subscribe=SubscribePolicy(subscribe),
         max_connections=4 if managed else 1,
         once=once,
+        require_signed=require_signed,
+        command_trust=command_trust,
     )
     notify = None
     if notify_port is not None:

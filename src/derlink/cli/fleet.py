@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from derlink.audit.anomaly import AnomalyGuard, Thresholds
 from derlink.audit.service import open_audit_log
 from derlink.cli.context import CliContext, emit_json
 from derlink.cli.units import DURATION, PERCENT, POWER
@@ -23,9 +24,15 @@ def run(ctx: CliContext, work: Callable[[FleetService], Awaitable[T]]) -> T:
 
     async def go() -> T:
         async with open_audit_log(ctx.home.require(), ctx.database_url, write=True) as log:
-            return await work(FleetService(log.db, log))
+            return await work(FleetService(log.db, log, detector=detector(ctx)))
 
     return asyncio.run(go())
+
+
+def detector(ctx: CliContext) -> AnomalyGuard | None:
+    """Anomaly detection of controls, as the ``[anomaly]`` section sets it."""
+    anomaly = ctx.config.anomaly
+    return AnomalyGuard(Thresholds.from_config(anomaly)) if anomaly.enabled else None
 
 
 def plain(value: Any) -> Any:

@@ -159,6 +159,11 @@ def device() -> None:
     default=None,
     help="device or aggregator (default: from the certificate, else device).",
 )
+@click.option(
+    "--ied-name",
+    default=None,
+    help="IEC 61850 IED name, for an XMPP certificate (default: the shipped model's, DERIED).",
+)
 @json_option
 @pass_ctx
 def device_enrol(
@@ -170,18 +175,29 @@ def device_enrol(
     site_id: str | None,
     aggregator: str | None,
     kind: str | None,
+    ied_name: str | None,
     as_json: bool,
 ) -> None:
-    """Enrol a client by certificate or by LFDI/SFDI, with its PIN."""
+    """Enrol a client by certificate or by LFDI/SFDI, with its PIN.
+
+    An XMPP client certificate (id-on-xmppAddr) enrols an IEC 61850 IED reached at that JID."""
+    from derlink.iec61850.registry import DEFAULT_IED_NAME, ied_device, jid_of_certificate
     from derlink.pki import lfdi_of_certificate, load_certificate, sfdi_from_lfdi
 
     if (cert is None) == (lfdi is None):
         raise click.UsageError("give either --cert or --lfdi")
+    ied: tuple[str, str] | None = None
     if cert is not None:
         certificate = load_certificate(cert)
         lfdi = lfdi_of_certificate(certificate)
+        if jid_of_certificate(certificate) is not None:
+            name = ied_name or DEFAULT_IED_NAME
+            ied = ied_device(certificate, site=site_id, pin=pin, ied_name=name)[1]
+            kind = kind or "device"
         if kind is None:
             kind = _kind_of(ctx, certificate)
+    if ied_name is not None and ied is None:
+        raise click.UsageError("--ied-name needs --cert with an XMPP client certificate")
     assert lfdi is not None
     from derlink.pki import normalise_lfdi
 
@@ -194,11 +210,12 @@ def device_enrol(
         aggregator=aggregator,
         pin=pin,
     )
-    made = run(ctx, lambda f: f.enrol(made, actor=ctx.actor))
+    made = run(ctx, lambda f: f.enrol(made, actor=ctx.actor, ied=ied))
+    at = f", IEC 61850 IED at {ied[0]}" if ied else ""
     output(
         made,
         as_json,
-        lambda: click.echo(f"enrolled {made.kind.value} {made.lfdi} (SFDI {made.sfdi})"),
+        lambda: click.echo(f"enrolled {made.kind.value} {made.lfdi} (SFDI {made.sfdi}){at}"),
     )
 
 

@@ -17,6 +17,7 @@ from derlink.config import DEFAULT_TOML, load_config
 from derlink.errors import DerlinkError
 from derlink.home import write_private
 from derlink.pki import Issued, Pki
+from derlink.rbac.credentials import issue_local_admin
 from derlink.store.database import Database
 from derlink.store.migrate import upgrade
 
@@ -72,6 +73,7 @@ def _initialise(ctx: CliContext, name: str, server_names: tuple[str, ...]) -> No
     server.write(home.pki_dir / "server")
     signer = pki.issue_signer(f"{name} audit", now=now)
     signer.write(home.pki_dir / "audit")
+    admin = issue_local_admin(pki, name=name, now=now)
     events = [
         AuditEvent(
             action="derlink.init",
@@ -80,6 +82,7 @@ def _initialise(ctx: CliContext, name: str, server_names: tuple[str, ...]) -> No
             severity=Severity.NOTICE,
             event_id="Derlink:Init.1",
             source="derlink.cli",
+            details={"administrator": _cert_target(admin)},
         ),
         _issue_event(ctx, "pki.init", "pki:root", "PKI:Init.1", {"name": name}),
         _issue_event(ctx, "pki.issue", _cert_target(server), "PKI:Issue.1", _cert_details(server)),

@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "site": "derlink.cli.fleet_cmd:site",
     "device": "derlink.cli.fleet_cmd:device",
     "program": "derlink.cli.control_cmd:program",
-    "control": "derlink.cli.control_cmd:control",
+    "control": "derlink.cli.approve_cmd:control",
     "rate": "derlink.cli.control_cmd:rate",
     "curve": "derlink.cli.curve_cmd:curve",
     "tariff": "derlink.cli.tariff_cmd:tariff",
@@ -41,6 +41,10 @@ COMMANDS: dict[str, str] = {
     "resource": "derlink.cli.resource_cmd:resource",
     "serve": "derlink.cli.serve_cmd:serve",
     "sim": "derlink.cli.sim_cmd:sim",
+    "xmpp": "derlink.cli.xmpp_cmd:xmpp",
+    "ied": "derlink.cli.ied_cmd:ied",
+    "field": "derlink.cli.field_cmd:field",
+    "rbac": "derlink.cli.rbac_cmd:rbac",
 }
 
 
@@ -57,7 +61,9 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
-        return command
+        from derlink.cli.permissions import guard
+
+        return guard(command)  # every command checks its permissions (RBAC) first
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,11 +74,23 @@ class LazyGroup(click.Group):
     default=None,
     help="Data directory (config, database, PKI). Default: $DERLINK_HOME or ./derlink-data.",
 )
+@click.option(
+    "--identity",
+    envvar="DERLINK_IDENTITY",
+    default=None,
+    help="Act as this operator: PEM certificate with roles, key in it or beside it (NAME.key).",
+)
+@click.option(
+    "--token",
+    envvar="DERLINK_TOKEN",
+    default=None,
+    help="Act with this signed access token. Default: the data directory's administrator.",
+)
 @click.version_option(__version__, prog_name="derlink")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, identity: str | None, token: str | None) -> None:
     """derlink: a secure control plane for fleets of distributed energy resources."""
-    ctx.obj = CliContext(home=Home.resolve(home))
+    ctx.obj = CliContext(home=Home.resolve(home), identity_file=identity, token=token)
 
 
 def main(argv: list[str] | None = None) -> Any:

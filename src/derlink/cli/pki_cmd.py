@@ -35,6 +35,7 @@ from derlink.pki import (
     summarise,
 )
 from derlink.pki.clock import iso
+from derlink.rbac.credentials import issue_local_admin
 
 SERIAL_HELP = "hexadecimal, as 'derlink pki list' shows it"
 REASONS = [r.value for r in x509.ReasonFlags if r is not x509.ReasonFlags.remove_from_crl]
@@ -111,6 +112,7 @@ def init(ctx: CliContext, name: str) -> None:
     created = Pki.create(home.pki_dir, passphrase=ctx.passphrase(), name=name, now=now)
     created.issue_server(["localhost", "127.0.0.1", "::1"], now=now).write(home.pki_dir / "server")
     created.issue_signer(f"{created.name} audit", now=now).write(home.pki_dir / "audit")
+    issue_local_admin(created, name=created.name, now=now)  # the CLI's default identity
     root = created.root_certificate
     details = {"name": created.name, "root_serial": f"{root.serial_number:X}"}
     ctx.audit(_event(ctx, "pki.init", "pki:root", "PKI:Init.1", details))

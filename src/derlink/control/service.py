@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from derlink.audit.anomaly import AnomalyGuard
 from derlink.audit.event import AuditEvent, Outcome, Severity
 from derlink.audit.log import AuditLog
 from derlink.control.errors import Conflict, ControlError, NotFound
@@ -30,6 +31,7 @@ from derlink.domain import (
     Response,
     Site,
 )
+from derlink.e2e.commands import Signer
 from derlink.store import codec
 from derlink.store.database import Database
 from derlink.store.schema import (
@@ -57,10 +59,18 @@ def new_mrid() -> str:
 class FleetService:
     """Operator actions, audited; ``actor`` names who acts (certificate or CLI user)."""
 
-    def __init__(self, db: Database, audit: AuditLog, *, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        *,
+        clock: Clock = time.time,
+        detector: AnomalyGuard | None = None,
+    ) -> None:
         self.db = db
         self.audit = audit
         self.clock = clock
+        self.detector = detector  # anomaly detection of create_control (control.held)
 
     def now(self) -> int:
         return int(self.clock())
@@ -154,8 +164,13 @@ class FleetService:
 
     # --- devices ----------------------------------------------------------------------------
 
-    async def enrol(self, device: Device, *, actor: str) -> Device:
-        """Register a device or aggregator certificate identity (by LFDI/SFDI, with a PIN)."""
+    async def enrol(
+        self, device: Device, *, actor: str, ied: tuple[str, str] | None = None
+    ) -> Device:
+        """Register a device or aggregator certificate identity (by LFDI/SFDI, with a PIN).
+
+        ``ied`` = (bare JID, IED name) registers the device as an IEC 61850 IED reached over
+        XMPP (the JID from its certificate's id-on-xmppAddr), in the same transaction."""
         async with self.db.transaction() as s:
             if await s.get(DeviceRow, device.lfdi) is not None:
                 raise Conflict(f"LFDI {device.lfdi} is already enrolled")
@@ -170,6 +185,15 @@ class FleetService:
                     raise ControlError(f"{device.aggregator} is not an aggregator")
             now = self.now()
             s.add(codec.device_to_row(replace(device, changed_time=now), created=now))
+            extra: dict[str, str] = {}
+            if ied is not None:
+                from derlink.store.schema_ieds import IedRow
+
+                if await s.scalar(select(IedRow.lfdi).where(IedRow.jid == ied[0])) is not None:
+                    raise Conflict(f"an IED with JID {ied[0]} is already enrolled")
+                await s.flush()
+                s.add(IedRow(lfdi=device.lfdi, jid=ied[0], ied_name=ied[1], created=now))
+                extra = {"jid": ied[0], "ied_name": ied[1]}
             await self._commit(
                 s,
                 actor,
@@ -179,6 +203,7 @@ class FleetService:
                 kind=device.kind.value,
                 site=device.site,
                 aggregator=device.aggregator,
+                **extra,
             )
         return replace(device, changed_time=now)
 
@@ -390,10 +415,34 @@ class FleetService:
         randomize_start: int = 0,
         randomize_duration: int = 0,
         description: str = "",
+        approved_by: str | None = None,
+        signer: Signer | None = None,
+        valid_for: int | None = None,
     ) -> Control:
-        """Schedule a control for a program, or for a group at a traffic-light priority."""
+        """Schedule a control for a program, or for a group at a traffic-light priority.
+
+        With ``signer`` the control also gets the operator's signed form (control.signing),
+        valid until its end or for ``valid_for`` seconds.
+
+        With a detector, the command is screened first and may be held for a second operator
+        (raises CommandHeld) or refused; ``approved_by`` names that second operator."""
         if (program is None) == (group is None):
             raise ControlError("name either a program or a group")
+        if self.detector is not None and approved_by is None:
+            from derlink.control.held import control_request, screen_control
+
+            request = control_request(
+                base,
+                start=start,
+                duration=duration,
+                program=program,
+                group=group,
+                priority=priority,
+                randomize_start=randomize_start,
+                randomize_duration=randomize_duration,
+                description=description,
+            )
+            await screen_control(self, self.detector, actor, request)
         now = self.now()
         async with self.db.transaction() as s:
             if program is None:
@@ -415,6 +464,15 @@ class FleetService:
             if control.end <= now:
                 raise ControlError("the control would end before it starts: nothing to send")
             s.add(codec.control_to_row(control))
+            signed: dict[str, object] = {}
+            if signer is not None:
+                from derlink.control.signing import sign_control
+
+                await s.flush()  # the signed form refers to the control row
+                command = await sign_control(
+                    s, control, prow.primacy, signer, now=now, valid_for=valid_for
+                )
+                signed = {"signed_by": signer.originator, "counter": command.command().counter}
             prow.version += 1
             prow.changed_time = now
             await self._commit(
@@ -426,6 +484,8 @@ class FleetService:
                 start=start,
                 duration=duration,
                 base=base.set_fields(),
+                **({"approved_by": approved_by} if approved_by else {}),
+                **signed,
             )
         return control
 

@@ -19,6 +19,7 @@ from typing import Any
 from derlink.audit.event import Outcome
 from derlink.control.errors import Conflict, ControlError, NotFound
 from derlink.domain import DomainError
+from derlink.rbac import authorize_sep2
 from derlink.sep2.context import Caller, HeadEnd
 from derlink.sep2.http import ACCEPTED_TYPES, HttpError, Request, Response
 from derlink.sep2.xml import Error, Sep2DecodeError, Sep2TooLarge, encode, gunzip_body
@@ -125,6 +126,7 @@ class Sep2App:
             caller = await self.headend.caller(request)
             caller_lfdi = caller.lfdi
             route, params = self.router.match(request.method, request.path)
+            _authorize(caller, request.method, route.name)
             if not (self.headend.open_registration and route.name in OPEN_ROUTES):
                 caller.require_enrolled()
             if route.name in await self.headend.disabled():
@@ -190,6 +192,34 @@ class Sep2App:
             )
         except Exception:
             log.exception("could not audit a refused request")
+        if lfdi is None and err.status == 403:
+            await self._failed_authentication(scope)
+
+    async def _failed_authentication(self, scope: dict[str, Any]) -> None:
+        """Count a refused or missing client certificate per peer address; above the
+        ``[anomaly] max_failed_auth`` threshold raise a security event (alarm)."""
+        client = scope.get("client") or ("unknown", 0)
+        source = f"peer:{client[0]}"
+        now = int(self.headend.clock())
+        assessment = self.headend.anomaly.assess_failed_auth(source, now=now)
+        if not assessment.anomalous:
+            return
+        event = assessment.event(
+            actor="unauthenticated", target=source, source="derlink.sep2", action="sep2.auth"
+        )
+        try:
+            await self.headend.audit.append(event)
+        except Exception:
+            log.exception("could not audit a security event")
+
+
+def _authorize(caller: Caller, method: str, route: str) -> None:
+    """RBAC (IEC 62351-8 roles) for aggregators: 403 when a role lacks the right; devices
+    carry no roles and keep the head-end's own access rules. The refusal is audited."""
+    ident = caller.identity
+    decision = authorize_sep2(ident.lfdi, ident.profile, ident.roles, ident.aor, method, route)
+    if decision is not None and not decision.allowed:
+        raise HttpError(403, decision.reason)
 
 
 def _as_http_error(err: Exception) -> HttpError:

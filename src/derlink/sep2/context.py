@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from derlink.audit.anomaly import AnomalyDetector
 from derlink.audit.event import AuditEvent, Outcome, Severity
 from derlink.audit.log import AuditLog
 from derlink.control.batching import GroupCommit
@@ -76,6 +77,7 @@ class HeadEnd:
     audit: AuditLog
     settings: HeadEndSettings
     clock: Callable[[], float] = time.time
+    anomaly: AnomalyDetector = field(default_factory=AnomalyDetector)  # failed logins, in memory
     fleet: FleetService = field(init=False)
     repo: Sep2Repo = field(init=False)
     cache: ReadCache = field(init=False)

@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from cryptography import x509
 
-from derlink.pki import CertificateError, Pki, Profile
+from derlink.pki import CertificateError, Pki, Profile, Role
 from derlink.sep2.http import HttpError, Request
 
 CACHE_LIMIT = 100_000
@@ -36,6 +36,8 @@ class Identity:
     lfdi: str
     sfdi: int
     profile: Profile
+    roles: tuple[Role, ...] = ()  # IEC 62351-8 roles of an aggregator certificate
+    aor: str | None = None
 
     @property
     def is_aggregator(self) -> bool:
@@ -109,4 +111,10 @@ class IdentityResolver:
             return HttpError(403, f"client certificate refused: {err}")
         if verified.profile not in (Profile.DEVICE, Profile.AGGREGATOR):
             return HttpError(403, f"a {verified.profile.name.lower()} certificate is not a client")
-        return Identity(verified.lfdi, verified.sfdi, verified.profile)
+        return Identity(
+            verified.lfdi,
+            verified.sfdi,
+            verified.profile,
+            verified.roles,
+            verified.area_of_responsibility,
+        )

@@ -52,6 +52,7 @@ def register(router: Router) -> None:
     router.add("GET", "/derp/{program}", "DERProgram")(get_program)
     router.add("GET", "/derp/{program}/derc", "DERControlList")(get_controls)
     router.add("GET", "/derp/{program}/derc/{mrid}", "DERControl")(get_control)
+    router.add("GET", "/derp/{program}/derc/{mrid}/sc", "SignedCommand")(get_signed_command)
     router.add("GET", "/derp/{program}/actderc", "ActiveDERControlList")(get_active)
     router.add("GET", "/derp/{program}/dderc", "DefaultDERControl")(get_default)
     router.add("GET", "/edev/{sfdi:int}/der", "DERList")(get_der_list)
@@ -212,6 +213,23 @@ async def get_control(call: Call, program: str, mrid: str) -> Response:
         if control.mrid == mrid.upper():
             return answer(call, _der_control(found, control, statuses[control.mrid]))
     raise HttpError(404, f"no DERControl {mrid} in DERProgram {program}")
+
+
+async def get_signed_command(call: Call, program: str, mrid: str) -> Response:
+    """The operator's signed form of a DERControl (derlink.e2e.commands), next to it at
+    ``{DERControl href}/sc``: DERControl has no place for a signature, so the signature
+    travels as this detached document (``application/vnd.derlink.signed-command``)."""
+    from derlink.control.signing import signed_document
+    from derlink.e2e.commands import MEDIA_TYPE as SIGNED_MEDIA_TYPE
+
+    found = await visible_program(call, program)
+    key = mrid.upper()
+    document = await call.headend.cache.get(
+        ("signed", key), lambda: signed_document(call.headend.db, key)
+    )
+    if document is None or key not in await call.headend.control_mrids(found.id):
+        raise HttpError(404, f"DERControl {mrid} of DERProgram {program} is not signed")
+    return Response(200, document, [(b"content-type", SIGNED_MEDIA_TYPE.encode())])
 
 
 async def get_active(call: Call, program: str) -> Response:

@@ -7,6 +7,7 @@ is an event of that program the device may see; then stores it durably before 20
 
 from __future__ import annotations
 
+from derlink.audit.event import AuditEvent, Outcome, Severity
 from derlink.domain import Response as DomainResponse
 from derlink.domain import ResponseStatus
 from derlink.sep2 import hrefs
@@ -82,4 +83,33 @@ async def post_response(call: Call, program: str) -> Response:
         raise HttpError(400, f"response status {doc.status} is not in Table 27", reason=1) from None
     created = doc.createdDateTime or call.headend.now()
     await call.headend.responses.submit(DomainResponse(subject, lfdi, status, created))
+    if status in REFUSALS:
+        await _audit_refusal(call, subject, lfdi, status)
     return Response.created(f"{hrefs.responses(program)}/{subject}")
+
+
+#: Table 27 rejections: a device refused the control (a signed control whose signature, signer,
+#: recipient or counter did not verify answers 253, one past its validity window 254).
+REFUSALS = frozenset(
+    {
+        ResponseStatus.REJECTED_NOT_APPLICABLE,
+        ResponseStatus.REJECTED_INVALID,
+        ResponseStatus.REJECTED_EXPIRED,
+    }
+)
+
+
+async def _audit_refusal(call: Call, subject: str, lfdi: str, status: ResponseStatus) -> None:
+    """A device refusing a control is a security event: it may be a forged or replayed
+    command that a relay passed on, or a control the device will not run."""
+    event = AuditEvent(
+        action="control.refused",
+        target=f"control:{subject}",
+        actor=f"lfdi:{call.caller.lfdi}",
+        outcome=Outcome.DENIED,
+        severity=Severity.WARNING,
+        event_id="Security:CommandRefused.1",
+        source="derlink.sep2",
+        details={"device": lfdi, "status": int(status), "reason": status.name.lower()},
+    )
+    await call.headend.audit.append(event)

@@ -24,8 +24,10 @@ from typing import Any
 
 import uvicorn
 
+from derlink.audit.anomaly import AnomalyDetector, Thresholds
 from derlink.audit.log import AuditLog
 from derlink.audit.service import load_signer
+from derlink.config import load_config
 from derlink.domain import Program
 from derlink.home import Home
 from derlink.sep2 import (
@@ -159,7 +161,8 @@ async def open_app(options: ServeOptions, clock: Callable[[], float] = time.time
         max_body_bytes=options.max_body_bytes,
         trusted_header=options.trusted_header,
     )
-    headend = HeadEnd(db, audit, settings, clock=clock)
+    thresholds = Thresholds.from_config(load_config(home).anomaly)
+    headend = HeadEnd(db, audit, settings, clock=clock, anomaly=AnomalyDetector(thresholds))
     app = Sep2App(headend, build_router())
     tls = client_context(
         certfile=home.pki_dir / "server.pem",

@@ -328,3 +328,35 @@ class CursorRow(Base):
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     holder: Mapped[str] = mapped_column(String(64), default="")
     lease_until: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- anomaly detection: commands held for a second operator, and the rate counters -----------
+
+
+class HeldControlRow(Base):
+    """A control held by anomaly detection until a second operator approves or rejects it."""
+
+    __tablename__ = "held_control"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created: Mapped[int] = mapped_column(BigInteger)
+    operator: Mapped[str] = mapped_column(String(256), index=True)
+    reason: Mapped[str] = mapped_column(String(512))
+    request: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    decided_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    control_mrid: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class AnomalyCountRow(Base):
+    """One counted event (a command, a failed authentication) of one key in time; the sliding
+    windows of anomaly detection are counts of these rows, so every process sees them."""
+
+    __tablename__ = "anomaly_count"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    time: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_anomaly_count_key_time", "key", "time"),)

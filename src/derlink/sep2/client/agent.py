@@ -29,6 +29,7 @@ from derlink.sep2.client.errors import (
     Unauthenticated,
 )
 from derlink.sep2.client.http import Sep2Http
+from derlink.sep2.client.signed import SignedControls
 from derlink.sep2.client.subscriptions import SubscriptionBook
 from derlink.sep2.client.telemetry import Averager, Telemetry
 from derlink.sep2.client.timebase import ServerClock
@@ -86,6 +87,7 @@ class EndDeviceAgent:
         )
         self.engine = EventEngine(seed=spec.lfdi)
         self.subs = SubscriptionBook(self.options.subscribe, notify_uri)
+        self.signed = _signed_controls(spec, self.options)
         self.stats = AgentStats()
         self.error: ClientError | None = None
         self.decision: Decision | None = None
@@ -95,7 +97,7 @@ class EndDeviceAgent:
         self.mirror_clock: mirror.MirrorClock | None = None
         self.averager = Averager(0.0)
         self.outbox: deque[Outgoing] = deque()
-        self._decided = -1
+        self._decided: tuple[int, int] = (-1, -1)
         self._outbox_due = 0.0
         self._docs_written = False
         self._status_due = 0.0
@@ -216,15 +218,18 @@ class EndDeviceAgent:
         if self.decision is None and not view.complete:
             return
         server_now = self.clock.now(now)
+        if self.signed is not None:
+            view = await self.signed.screen(self.walker, view, self.http, server_now)
+        version = (self.walker.version, self.signed.version if self.signed else 0)
         previous = self.decision
         if (
             previous is not None
-            and self._decided == self.walker.version
+            and self._decided == version
             and (previous.wake_at is None or server_now < previous.wake_at)
         ):
             return
         self.decision = self.engine.update(view, server_now)
-        self._decided = self.walker.version
+        self._decided = version
         self.outbox.extend(self.decision.responses)
 
     async def _apply(self) -> None:
@@ -424,6 +429,14 @@ class EndDeviceAgent:
                 continue
             self.stats.mirror_posts += 1
         self._posted_once = True
+
+
+def _signed_controls(spec: EndDeviceSpec, options: ClientOptions) -> SignedControls | None:
+    if not options.require_signed:
+        return None
+    if options.command_trust is None:
+        raise ClientError("require_signed needs the trust anchors to verify commands with")
+    return SignedControls(spec.lfdi, options.command_trust)
 
 
 def _href(link: object) -> str | None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from derlink.sep2.client.backoff import Backoff
 from derlink.sep2.client.subscriptions import SubscribePolicy
 from derlink.sep2.transport import client_context
+
+if TYPE_CHECKING:
+    from derlink.sep2.client.signed import CommandTrust
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +79,6 @@ class ClientOptions:
     stagger: float = 0.0
     time_skew_tolerance: float = 2.0
     once: bool = False
+    # Apply only controls carrying a valid operator signature (derlink.sep2.client.signed).
+    require_signed: bool = False
+    command_trust: CommandTrust | None = None

@@ -157,6 +157,17 @@ class Sep2Http:
         self.verifier.verify(href, answer.content, obj)
         return obj
 
+    async def get_bytes(self, href: str, media_type: str) -> bytes:
+        """A document that is not a 2030.5 resource (a signed command), as sent."""
+        answer = await self._send("GET", href)
+        self._check("GET", href, answer, (200,))
+        media = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != media_type:
+            raise BadResource(f"GET {href}: content type {media!r} is not {media_type}")
+        if len(answer.content) > self.max_bytes:
+            raise BadResource(f"GET {href}: more than {self.max_bytes} bytes")
+        return answer.content
+
     async def get_any(self, href: str, expected: type[T]) -> T:
         """A resource, or every page of a list (``s``/``l`` paging, IEEE 2030.5 §6.4)."""
         if not _is_list(expected):
