@@ -1,15 +1,14 @@
-"""IEC 61850-8-1 naming and report layout; MMS error codes."""
+"""IEC 61850-8-1 naming; MMS error codes."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derlink.iec61850.mms import codec
-from derlink.iec61850.mms.data import BinaryTime, td_float32, to_data
 from derlink.iec61850.mms.errors import (
     AccessError,
     DataAccessError,
@@ -24,21 +23,15 @@ from derlink.iec61850.mms.errors import (
 from derlink.iec61850.mms.names import (
     FUNCTIONAL_CONSTRAINTS,
     ItemName,
-    Report,
-    build_report,
     dataset_name,
-    is_report,
     item_id,
     mms_name,
     parse_dataset_name,
     parse_item_id,
     parse_mms_name,
     parse_rcb_name,
-    parse_report,
     rcb_name,
-    report_data,
 )
-from iec61850.mms.mms_strategies import data_values
 
 lns = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,9}", fullmatch=True)
 parts = st.one_of(
@@ -126,113 +119,6 @@ def test_bad_names() -> None:
         parse_dataset_name(mms_name("LD", "LLN0", "ST", ("Mod",)))
 
 
-REASON_DCHG = (False, True, False, False, False, False, False)
-
-reports = st.builds(
-    lambda rpt_id, inclusion, values, seq, toe, ds, ovfl, eid, conf, seg, refs, reasons: Report(
-        rpt_id=rpt_id,
-        inclusion=tuple(inclusion),
-        values=tuple(values[: sum(inclusion)])
-        + (("boolean", True),) * (sum(inclusion) - len(values)),
-        seq_num=seq,
-        time_of_entry=toe,
-        dat_set=ds,
-        buf_ovfl=ovfl,
-        entry_id=eid,
-        conf_rev=conf,
-        sub_seq_num=seg[0] if seg else None,
-        more_segments_follow=seg[1] if seg else None,
-        data_refs=tuple(refs for _ in range(sum(inclusion))) if refs is not None else None,
-        reasons=(REASON_DCHG,) * sum(inclusion) if reasons else None,
-    ),
-    st.from_regex(r"[A-Za-z0-9/$_]{1,20}", fullmatch=True),
-    st.lists(st.booleans(), max_size=12),
-    st.lists(data_values, max_size=6),
-    st.none() | st.integers(0, 2**16),
-    st.none() | st.binary(min_size=6, max_size=6),
-    st.none() | st.just("IED1LD0/LLN0$Meas"),
-    st.none() | st.booleans(),
-    st.none() | st.binary(min_size=8, max_size=8),
-    st.none() | st.integers(0, 2**31),
-    st.none() | st.tuples(st.integers(0, 100), st.booleans()),
-    st.none() | st.just("IED1LD0/MMXU1$MX$TotW"),
-    st.booleans(),
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(reports)
-def test_reports_round_trip(report: Report) -> None:
-    pdu = build_report(report)
-    assert is_report(pdu)
-    decoded = codec.decode(codec.encode(pdu))
-    assert parse_report(decoded) == report
-
-
-def test_report_layout() -> None:
-    value = ("structure", [to_data(td_float32(), 1.0)])
-    report = Report(
-        rpt_id="brcbMeas01",
-        inclusion=(False, True),
-        values=(value,),
-        seq_num=3,
-        time_of_entry=BinaryTime(1000, 14600).to_bytes(),
-        dat_set="IED1LD0/LLN0$Meas",
-        entry_id=b"\x00" * 7 + b"\x01",
-        conf_rev=1,
-        reasons=(REASON_DCHG,),
-    )
-    data = [d for _, d in report_data(report)]
-    assert data == [
-        ("visible-string", "brcbMeas01"),
-        # reserved seq-num time-stamp reason data-set data-ref buf-ovfl entryID conf-rev segm
-        ("bit-string", (bytes([0b01111001, 0b10000000]), 10)),
-        ("unsigned", 3),
-        ("binary-time", BinaryTime(1000, 14600).to_bytes()),
-        ("visible-string", "IED1LD0/LLN0$Meas"),
-        ("octet-string", b"\x00" * 7 + b"\x01"),
-        ("unsigned", 1),
-        ("bit-string", (bytes([0b01000000]), 2)),
-        value,
-        ("bit-string", (bytes([0b01000000]), 7)),
-    ]
-
-
-def test_bad_reports() -> None:
-    with pytest.raises(MmsNameError):
-        report_data(Report(rpt_id="r", inclusion=(True,), values=()))
-    with pytest.raises(MmsNameError):
-        report_data(Report(rpt_id="r", inclusion=(), values=(), sub_seq_num=1))
-    with pytest.raises(MmsNameError):
-        report_data(
-            Report(rpt_id="r", inclusion=(True,), values=(("boolean", True),), data_refs=())
-        )
-    good = build_report(
-        Report(rpt_id="r", inclusion=(True,), values=(("boolean", True),), seq_num=1)
-    )
-    results = good[1]["service"][1]["listOfAccessResult"]
-    for broken in (
-        results[:-1],
-        [*results, ("success", ("boolean", True))],
-        [("failure", 1), *results[1:]],
-        [results[0], ("success", ("integer", 1)), *results[2:]],
-    ):
-        pdu: Any = (
-            "unconfirmed-PDU",
-            {
-                "service": (
-                    "informationReport",
-                    {**good[1]["service"][1], "listOfAccessResult": broken},
-                )
-            },
-        )
-        with pytest.raises(MmsDecodeError):
-            parse_report(pdu)
-    with pytest.raises(MmsDecodeError):
-        parse_report(("conclude-RequestPDU", None))
-    assert not is_report(None)
-
-
 def test_error_codes() -> None:
     assert int(DataAccessError.OBJECT_NON_EXISTENT) == 10
     assert int(DataAccessError.OBJECT_VALUE_INVALID) == 11
@@ -252,3 +138,34 @@ def test_error_codes() -> None:
     )
     with pytest.raises(MmsDecodeError):
         parse_service_error({"errorClass": ("bogus", 1)})
+
+
+def _component_reading(item: str) -> ItemName | None:
+    """The item id rules applied component by component (what the one-pass check must match)."""
+    part = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+    if not item or len(item) > 64 or item[0].isdigit():
+        return None
+    ln, *rest = item.split("$")
+    if not part.fullmatch(ln) or (rest and rest[0] not in FUNCTIONAL_CONSTRAINTS):
+        return None
+    if not all(part.fullmatch(p) for p in rest[1:]):
+        return None
+    return ItemName(ln, rest[0], tuple(rest[1:])) if rest else ItemName(ln)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["LLN0", "MMXU1", "MX", "CO", "XX", "a", "_b", "3", "1x", "", "mx"]),
+        min_size=1,
+        max_size=6,
+    ).map("$".join)
+)
+def test_item_id_checks_agree(item: str) -> None:
+    want = _component_reading(item)
+    if want is None:
+        with pytest.raises(MmsNameError):
+            parse_item_id(item)
+        return
+    assert parse_item_id(item) == want
+    assert item_id(want.ln, want.fc, want.path) == item

@@ -46,10 +46,14 @@ control   ``ControlModel``, ``ControlObject`` (the 7-2 §20 state machine), ``Co
           ``Origin``, ``ControlOutcome``.
 reporting ``ReportControlBlock(RcbConfig)`` (URCB/BRCB state machine), ``Reason``, ``OptFlds``,
           ``Report``; bit-string helpers for TrgOps / OptFlds / ReasonCode.
-rpt       8-1 layouts: ``encode_report`` / ``decode_report`` (RPT), ``LastApplError``,
-          ``command_termination``, RCB attribute types.
-mapping   model values/types <-> MMS ``Data`` / ``TypeDescription``; 8-1 variable names.
-errors    ``ServiceErrorClass`` (7-2), ``AccessError`` (MMS DataAccessError), ``AddCause``,
-          ``ControlErrorCode``; exceptions ``AcsiError`` > ``ServiceError`` > ``ControlRefused``,
+rpt       ACSI values in the 8-1 layouts of ``mms.reports``: ``encode_report`` /
+          ``decode_report`` (RPT), ``LastApplError``, ``command_termination``; RCB attribute
+          types.
+mapping   model values/types <-> MMS ``Data`` / ``TypeDescription``; 8-1 variable names
+          (built on ``mms.data`` and ``mms.names``).
+errors    ``ServiceErrorClass`` (7-2), ``AccessError`` (= ``mms.errors.DataAccessError``),
+          ``AddCause``, ``ControlErrorCode``; 7-2 <-> MMS mappings (``access_error_for``,
+          ``service_class_for``, ``mms_service_error``, ``service_error_from_mms``);
+          exceptions ``AcsiError`` > ``ServiceError`` > ``ControlRefused``,
           ``AssociationError``, ``ProtocolError``, ``TooManyRequests``.
 """

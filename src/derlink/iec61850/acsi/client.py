@@ -32,6 +32,7 @@ from derlink.iec61850.acsi.errors import (
     ServiceError,
     ServiceErrorClass,
     TooManyRequests,
+    service_error_from_mms,
 )
 from derlink.iec61850.acsi.mapping import Data, data_to_python, encode_utc_time, object_name
 from derlink.iec61850.acsi.reporting import (
@@ -49,6 +50,7 @@ from derlink.iec61850.acsi.rpt import (
     is_report,
 )
 from derlink.iec61850.mms import data as mms_data
+from derlink.iec61850.mms.data import pack_positions
 from derlink.iec61850.model.refs import FC, ObjectReference
 from derlink.iec61850.model.types import Timestamp
 
@@ -170,32 +172,6 @@ def _access_error(code: int, what: str) -> ServiceError:
     return ServiceError.from_access(code, what)
 
 
-def _service_error(info: Any) -> ServiceError:
-    try:
-        kind, code = info["errorClass"]
-    except (KeyError, TypeError, ValueError):
-        return ServiceError(ServiceErrorClass.FAILED_DUE_TO_SERVER_CONSTRAINT, "malformed error")
-    text = info.get("additionalDescription", "")
-    table = {
-        ("access", 1): ServiceErrorClass.CLASS_NOT_SUPPORTED,
-        ("access", 2): ServiceErrorClass.INSTANCE_NOT_AVAILABLE,
-        ("access", 3): ServiceErrorClass.ACCESS_VIOLATION,
-        ("definition", 1): ServiceErrorClass.INSTANCE_NOT_AVAILABLE,
-        ("definition", 4): ServiceErrorClass.TYPE_CONFLICT,
-        ("definition", 6): ServiceErrorClass.PARAMETER_VALUE_INCONSISTENT,
-        ("service", 1): ServiceErrorClass.ACCESS_NOT_ALLOWED_IN_CURRENT_STATE,
-    }
-    cls = table.get((kind, code), ServiceErrorClass.FAILED_DUE_TO_SERVER_CONSTRAINT)
-    return ServiceError(cls, f"{kind} {code} {text}".strip())
-
-
-def _bits(positions: tuple[int, ...], size: int) -> tuple[bytes, int]:
-    out = bytearray((size + 7) // 8)
-    for p in positions:
-        out[p // 8] |= 0x80 >> (p % 8)
-    return bytes(out), size
-
-
 class AcsiClient:
     """One association to one IED server (sans-IO)."""
 
@@ -309,8 +285,8 @@ class AcsiClient:
         self.state = AssocState.RE_ASSOCIATING if self._was_associated else AssocState.ASSOCIATING
         detail = {
             "proposedVersionNumber": 1,
-            "proposedParameterCBB": _bits((0, 1, 2, 3, 7), 18),
-            "servicesSupportedCalling": _bits((79,), 93),
+            "proposedParameterCBB": pack_positions((0, 1, 2, 3, 7), 18),
+            "servicesSupportedCalling": pack_positions((79,), 93),
         }
         body = {
             "proposedMaxServOutstandingCalling": self.max_outstanding,
@@ -389,7 +365,7 @@ class AcsiClient:
         req = found
         out: list[ClientEvent]
         if kind == "confirmed-ErrorPDU":
-            out = [self._finish(req, False, _service_error(body["serviceError"]))]
+            out = [self._finish(req, False, service_error_from_mms(body["serviceError"]))]
         elif kind == "rejectPDU":
             out = [self._finish(req, False, ProtocolError(f"rejected: {body['rejectReason']}"))]
         else:
@@ -767,7 +743,7 @@ class AcsiClient:
             ("boolean", test),
         ]
         if check is not None:
-            items.append(("bit-string", _bits(tuple(i for i, b in enumerate(check) if b), 2)))
+            items.append(("bit-string", mms_data.pack_bits(check)))
         return ("structure", items)
 
     def _control_write(

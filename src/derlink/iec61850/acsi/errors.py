@@ -9,12 +9,20 @@ the server and the client agree on it.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 from derlink.errors import DerlinkError
+from derlink.iec61850.mms import errors as mms
+from derlink.iec61850.mms.errors import DataAccessError, LabelledEnum
+
+AccessError = DataAccessError
+"""ISO 9506-2 ``DataAccessError`` (an INTEGER with named numbers on the wire), as ACSI
+names it; defined once in :mod:`derlink.iec61850.mms.errors`."""
 
 
-class ServiceErrorClass(IntEnum):
-    """The ACSI ``ServiceError`` values of IEC 61850-7-2 Ed.2."""
+class ServiceErrorClass(LabelledEnum):
+    """The ACSI ``ServiceError`` values of IEC 61850-7-2 Ed.2 (``label``: the 7-2 spelling,
+    e.g. ``instance-not-available``)."""
 
     NO_ERROR = 0
     INSTANCE_NOT_AVAILABLE = 1
@@ -30,35 +38,8 @@ class ServiceErrorClass(IntEnum):
     FAILED_DUE_TO_COMMUNICATIONS_CONSTRAINT = 11
     FAILED_DUE_TO_SERVER_CONSTRAINT = 12
 
-    @property
-    def label(self) -> str:
-        """The 7-2 spelling, e.g. ``instance-not-available``."""
-        return self.name.lower().replace("_", "-")
 
-
-class AccessError(IntEnum):
-    """ISO 9506-2 ``DataAccessError`` (an INTEGER with named numbers on the wire)."""
-
-    OBJECT_INVALIDATED = 0
-    HARDWARE_FAULT = 1
-    TEMPORARILY_UNAVAILABLE = 2
-    OBJECT_ACCESS_DENIED = 3
-    OBJECT_UNDEFINED = 4
-    INVALID_ADDRESS = 5
-    TYPE_UNSUPPORTED = 6
-    TYPE_INCONSISTENT = 7
-    OBJECT_ATTRIBUTE_INCONSISTENT = 8
-    OBJECT_ACCESS_UNSUPPORTED = 9
-    OBJECT_NON_EXISTENT = 10
-    OBJECT_VALUE_INVALID = 11
-
-    @property
-    def label(self) -> str:
-        """The ISO 9506 spelling, e.g. ``object-non-existent``."""
-        return self.name.lower().replace("_", "-")
-
-
-class AddCause(IntEnum):
+class AddCause(LabelledEnum):
     """``AddCause`` of a control refusal or termination (IEC 61850-7-2 Ed.2)."""
 
     UNKNOWN = 0
@@ -95,7 +76,7 @@ class AddCause(IntEnum):
         """The 7-2 spelling, e.g. ``blocked-by-mode``."""
         if self is AddCause.ONE_OF_N_CONTROL:
             return "1-of-n-control"
-        return self.name.lower().replace("_", "-")
+        return super().label
 
 
 class ControlErrorCode(IntEnum):
@@ -155,6 +136,38 @@ def service_class_for(code: int) -> ServiceErrorClass:
         return ServiceErrorClass.FAILED_DUE_TO_SERVER_CONSTRAINT
 
 
+# 7-2 service error -> the MMS ServiceError of a confirmed-ErrorPDU (others: service other).
+_TO_MMS_SERVICE_ERROR: dict[ServiceErrorClass, mms.ErrorCode] = {
+    ServiceErrorClass.INSTANCE_NOT_AVAILABLE: mms.AccessError.OBJECT_NON_EXISTENT,
+    ServiceErrorClass.ACCESS_VIOLATION: mms.AccessError.OBJECT_ACCESS_DENIED,
+    ServiceErrorClass.CLASS_NOT_SUPPORTED: mms.AccessError.OBJECT_ACCESS_UNSUPPORTED,
+    ServiceErrorClass.TYPE_CONFLICT: mms.DefinitionError.TYPE_INCONSISTENT,
+    ServiceErrorClass.PARAMETER_VALUE_INCONSISTENT: (
+        mms.DefinitionError.OBJECT_ATTRIBUTE_INCONSISTENT
+    ),
+}
+
+
+def _mms_key(code: mms.ErrorCode) -> tuple[mms.ErrorClass, int]:
+    return mms.parse_service_error(mms.service_error(code)).error_class, int(code)
+
+
+# MMS ServiceError received by a client -> the 7-2 class it reports (others: server constraint).
+_FROM_MMS_SERVICE_ERROR: dict[tuple[mms.ErrorClass, int], ServiceErrorClass] = {
+    **{_mms_key(code): cls for cls, code in _TO_MMS_SERVICE_ERROR.items()},
+    _mms_key(mms.DefinitionError.OBJECT_UNDEFINED): ServiceErrorClass.INSTANCE_NOT_AVAILABLE,
+    _mms_key(mms.ServiceProblem.PRIMITIVES_OUT_OF_SEQUENCE): (
+        ServiceErrorClass.ACCESS_NOT_ALLOWED_IN_CURRENT_STATE
+    ),
+}
+
+
+def mms_service_error(service_class: ServiceErrorClass, text: str = "") -> dict[str, Any]:
+    """The MMS ``ServiceError`` value a server answers for a 7-2 service error."""
+    code = _TO_MMS_SERVICE_ERROR.get(service_class, mms.ServiceProblem.OTHER)
+    return mms.service_error(code, additional_description=text)
+
+
 class AcsiError(DerlinkError):
     """Base of every ACSI failure (malformed PDUs, protocol misuse, refused services)."""
 
@@ -190,6 +203,20 @@ class ServiceError(AcsiError):
         except ValueError:
             access = None
         return cls(service_class_for(code), message, access_error=access)
+
+
+def service_error_from_mms(value: Any) -> ServiceError:
+    """The :class:`ServiceError` a client raises for a received MMS ``ServiceError``."""
+    try:
+        info = mms.parse_service_error(value)
+    except (mms.MmsDecodeError, AttributeError):
+        return ServiceError(ServiceErrorClass.FAILED_DUE_TO_SERVER_CONSTRAINT, "malformed error")
+    code = int(info.code)
+    cls = _FROM_MMS_SERVICE_ERROR.get(
+        (info.error_class, code), ServiceErrorClass.FAILED_DUE_TO_SERVER_CONSTRAINT
+    )
+    text = info.additional_description or ""
+    return ServiceError(cls, f"{info.error_class.value} {code} {text}".strip())
 
 
 class ControlRefused(ServiceError):

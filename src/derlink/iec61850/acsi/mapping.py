@@ -1,23 +1,28 @@
 """The IEC 61850-8-1 mapping of model values and types onto MMS ``Data``/``TypeDescription``.
 
-A small, self-contained adapter between :mod:`derlink.iec61850.model` (Python values per
-``model.types``) and the asn1tools values of the MMS module: basic types (8-1 table of basic
-types), structures in model order, arrays, and 8-1 variable names (``LN$FC$DO$DA`` in the
-domain named by the LD). Kept in the ACSI package so the server and the client share one
-reading of the mapping.
+An adapter between :mod:`derlink.iec61850.model` (Python values per ``model.types``) and the
+asn1tools values of the MMS module: basic types (8-1 table of basic types), structures in
+model order, arrays, and 8-1 variable names (``LN$FC$DO$DA`` in the domain named by the LD).
+The wire primitives (FloatingPoint octets, UtcTime, BinaryTime, BIT STRING packing, item
+names) are those of :mod:`derlink.iec61850.mms`; what is here is the model side of them,
+shared by the server and the client. Failures are ``ServiceError`` type-conflict.
 """
 
 from __future__ import annotations
 
-import math
-import struct
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
 from derlink.iec61850.acsi.errors import ServiceError, ServiceErrorClass
 from derlink.iec61850.acsi.reporting import pack_bits, unpack_bits
+from derlink.iec61850.mms import data as mms_data
+from derlink.iec61850.mms.data import BinaryTime, UtcTime
+from derlink.iec61850.mms.errors import MmsDataError, MmsNameError
+from derlink.iec61850.mms.names import mms_name, parse_mms_name
+from derlink.iec61850.model.errors import BadReference
 from derlink.iec61850.model.nodes import DataAttribute, DataObject
-from derlink.iec61850.model.refs import FC, ObjectReference
+from derlink.iec61850.model.refs import FC, ObjectReference, split_element
 from derlink.iec61850.model.types import (
     BIT_LENGTHS,
     INT_RANGES,
@@ -48,6 +53,9 @@ _UNSIGNED = {
 }
 _OCTETS = {BasicType.Octet6: 6, BasicType.Octet16: 16, BasicType.Octet64: 64, BasicType.EntryID: 8}
 
+NAME_CACHE = 4096
+"""How many references / variable names the name mapping keeps converted (both ways are
+pure functions of immutable values; failures are not kept)."""
 EPOCH_1984 = datetime(1984, 1, 1, tzinfo=UTC).timestamp()
 """The MMS BinaryTime (EntryTime) epoch as a Unix time."""
 
@@ -59,13 +67,52 @@ def _conflict(message: str) -> ServiceError:
 # --- names --------------------------------------------------------------------------------
 
 
+def _item_parts(path: tuple[str, ...]) -> list[str]:
+    """8-1 item parts of a 7-2 data path: an array element ``crvPts(3)`` is ``crvPts$3``."""
+    if not any("(" in element for element in path):
+        return list(path)
+    parts: list[str] = []
+    for element in path:
+        name, index = split_element(element)
+        parts.append(name)
+        if index is not None:
+            parts.append(str(index))
+    return parts
+
+
+def _ref_path(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """Inverse of :func:`_item_parts`."""
+    path: list[str] = []
+    for part in parts:
+        if part.isdigit() and path:
+            path[-1] = f"{path[-1]}({part})"
+        else:
+            path.append(part)
+    return tuple(path)
+
+
+@functools.lru_cache(maxsize=NAME_CACHE)
+def _names_of(ref: ObjectReference, fc: FC | None) -> tuple[str, str]:
+    name = mms_name(ref.ld, ref.ln, fc.value if fc is not None else None, _item_parts(ref.path))
+    return name[1]["domainID"], name[1]["itemID"]
+
+
+@functools.lru_cache(maxsize=NAME_CACHE)
+def _reference_of(domain: str, item: str) -> tuple[ObjectReference, FC | None]:
+    domain, parsed = parse_mms_name(("domain-specific", {"domainID": domain, "itemID": item}))
+    fc = FC(parsed.fc) if parsed.fc is not None else None
+    return ObjectReference(domain, parsed.ln, _ref_path(parsed.path)), fc
+
+
 def object_name(ref: ObjectReference, fc: FC | None) -> tuple[str, dict[str, str]]:
-    """The MMS ObjectName of ``ref`` under ``fc``: domain = LD name, item = ``LN$FC$DO$DA``."""
-    parts = [ref.ln]
-    if fc is not None:
-        parts.append(fc.value)
-    parts.extend(ref.path)
-    return ("domain-specific", {"domainID": ref.ld, "itemID": "$".join(parts)})
+    """The MMS ObjectName of ``ref`` under ``fc``: domain = LD name, item = ``LN$FC$DO$DA``
+    (:func:`derlink.iec61850.mms.names.mms_name`); ``ServiceError``
+    instance-not-available when 8-1 cannot name it (e.g. longer than 64 characters)."""
+    try:
+        domain, item = _names_of(ref, fc)
+    except (MmsNameError, BadReference) as exc:
+        raise ServiceError(ServiceErrorClass.INSTANCE_NOT_AVAILABLE, str(exc)) from exc
+    return ("domain-specific", {"domainID": domain, "itemID": item})
 
 
 def parse_object_name(name: Any) -> tuple[ObjectReference, FC | None]:
@@ -74,15 +121,7 @@ def parse_object_name(name: Any) -> tuple[ObjectReference, FC | None]:
         kind, value = name
         if kind != "domain-specific":
             raise ValueError(kind)
-        domain, item = value["domainID"], value["itemID"]
-        parts = item.split("$")
-        ln = parts[0]
-        fc: FC | None = None
-        rest = parts[1:]
-        if rest:
-            fc = FC(rest[0])
-            rest = rest[1:]
-        return ObjectReference(domain, ln, tuple(rest)), fc
+        return _reference_of(value["domainID"], value["itemID"])
     except Exception as exc:  # any malformed name is the same error to the peer
         raise ServiceError(
             ServiceErrorClass.INSTANCE_NOT_AVAILABLE, f"bad variable name {name!r}"
@@ -158,92 +197,93 @@ def type_description(node: DataObject | DataAttribute) -> tuple[str, Any]:
 
 def encode_float(value: float, double: bool) -> bytes:
     """8-1 FloatingPoint: exponent width octet, then IEEE 754 big-endian."""
-    if double:
-        return b"\x0b" + struct.pack(">d", value)
-    return b"\x08" + struct.pack(">f", value)
+    try:
+        return mms_data.encode_float(value, double)
+    except MmsDataError as exc:
+        raise _conflict(str(exc)) from None
 
 
 def decode_float(octets: bytes) -> float:
     """Inverse of :func:`encode_float`."""
-    if len(octets) == 5 and octets[0] == 8:
-        return float(struct.unpack(">f", octets[1:])[0])
-    if len(octets) == 9 and octets[0] == 11:
-        return float(struct.unpack(">d", octets[1:])[0])
-    raise _conflict("floating-point value is neither single nor double precision")
+    try:
+        return mms_data.decode_float(octets)
+    except MmsDataError:
+        raise _conflict("floating-point value is neither single nor double precision") from None
 
 
 def encode_utc_time(ts: Timestamp) -> bytes:
     """8-1 UtcTime: 4 octets seconds, 3 octets fraction, 1 octet TimeQuality."""
-    return (
-        ts.seconds.to_bytes(4, "big")
-        + ts.fraction.to_bytes(3, "big")
-        + bytes([ts.quality.to_byte()])
-    )
+    try:
+        return UtcTime(ts.seconds, ts.fraction, ts.quality.to_byte()).to_bytes()
+    except MmsDataError as exc:
+        raise _conflict(str(exc)) from None
 
 
 def decode_utc_time(octets: bytes) -> Timestamp:
     """Inverse of :func:`encode_utc_time`."""
-    if len(octets) != 8:
-        raise _conflict("UtcTime needs 8 octets")
-    return Timestamp(
-        int.from_bytes(octets[:4], "big"),
-        int.from_bytes(octets[4:7], "big"),
-        TimeQuality.from_byte(octets[7]),
-    )
+    try:
+        utc = UtcTime.from_bytes(octets)
+    except MmsDataError:
+        raise _conflict("UtcTime needs 8 octets") from None
+    return Timestamp(utc.seconds, utc.fraction, TimeQuality.from_byte(utc.quality))
 
 
 def encode_entry_time(unix: float) -> bytes:
     """MMS BinaryTime (6 octets): milliseconds of the day, days since 1984-01-01."""
     ms = max(0, round((unix - EPOCH_1984) * 1000))
     days, in_day = divmod(ms, 86_400_000)
-    return in_day.to_bytes(4, "big") + min(days, 0xFFFF).to_bytes(2, "big")
+    return BinaryTime(in_day, min(days, 0xFFFF)).to_bytes()
 
 
 def decode_entry_time(octets: bytes) -> float:
-    """Inverse of :func:`encode_entry_time` (Unix seconds)."""
-    if len(octets) == 6:
-        in_day = int.from_bytes(octets[:4], "big")
-        days = int.from_bytes(octets[4:], "big")
-        return EPOCH_1984 + days * 86_400 + in_day / 1000.0
-    if len(octets) == 4:
-        return int.from_bytes(octets, "big") / 1000.0
-    raise _conflict("BinaryTime needs 4 or 6 octets")
+    """Inverse of :func:`encode_entry_time` (Unix seconds); the 4-octet form (no date)
+    gives the seconds of the day."""
+    try:
+        time = BinaryTime.from_bytes(octets)
+    except MmsDataError as exc:
+        raise _conflict(str(exc)) from None
+    if time.days is None:
+        return time.ms_of_day / 1000.0
+    return EPOCH_1984 + time.days * 86_400 + time.ms_of_day / 1000.0
 
 
 def _bits_value(bits: tuple[bool, ...] | list[bool]) -> Data:
     return ("bit-string", pack_bits(list(bits)))
 
 
+@functools.cache
+def _basic_kind(btype: BasicType) -> str:
+    """The MMS ``Data`` alternative of ``btype`` (the kind of its TypeDescription)."""
+    return _basic_type_description(btype)[0]
+
+
 def basic_to_data(btype: BasicType, value: Any) -> Data:
-    """MMS Data of one basic value (model Python representation)."""
-    if btype is BasicType.BOOLEAN:
-        return ("boolean", bool(value))
-    if btype in _SIGNED:
-        return ("integer", int(value))
-    if btype in _UNSIGNED:
-        return ("unsigned", int(value))
-    if btype in (BasicType.FLOAT32, BasicType.FLOAT64):
-        return ("floating-point", encode_float(float(value), btype is BasicType.FLOAT64))
-    if btype in (BasicType.Dbpos, BasicType.Tcmd):
-        v = int(value)
-        return _bits_value([bool(v & 2), bool(v & 1)])
-    if btype is BasicType.Quality:
-        return _bits_value(value.to_bits())
-    if btype in BIT_LENGTHS:
+    """MMS Data of one basic value (model Python representation), of the MMS type
+    :func:`type_description` gives ``btype``."""
+    kind = _basic_kind(btype)
+    if kind == "boolean":
+        return (kind, bool(value))
+    if kind in ("integer", "unsigned"):
+        return (kind, int(value))
+    if kind == "floating-point":
+        return (kind, encode_float(float(value), btype is BasicType.FLOAT64))
+    if kind == "bit-string":
+        if btype in (BasicType.Dbpos, BasicType.Tcmd):
+            v = int(value)
+            return _bits_value([bool(v & 2), bool(v & 1)])
+        if btype is BasicType.Quality:
+            return _bits_value(value.to_bits())
         return _bits_value(tuple(value))
-    if btype is BasicType.Unicode255:
-        return ("mMSString", str(value))
-    if btype in STRING_LENGTHS:
-        return ("visible-string", str(value))
-    if btype in _OCTETS:
-        return ("octet-string", bytes(value))
-    if btype is BasicType.Timestamp:
-        return ("utc-time", encode_utc_time(value))
-    if btype is BasicType.EntryTime:
-        return ("binary-time", encode_entry_time(EPOCH_1984 + int(value) / 1000.0))
-    if btype is BasicType.PhyComAddr:
-        return ("octet-string", bytes(value["addr"]))
-    raise _conflict(f"no MMS value for {btype.value}")
+    if kind in ("visible-string", "mMSString"):
+        return (kind, str(value))
+    if kind == "octet-string":
+        if btype is BasicType.PhyComAddr:
+            return (kind, bytes(value["addr"]))
+        return (kind, bytes(value))
+    if kind == "utc-time":
+        return (kind, encode_utc_time(value))
+    # binary-time: EntryTime, milliseconds since 1984-01-01
+    return (kind, encode_entry_time(EPOCH_1984 + int(value) / 1000.0))
 
 
 def data_to_basic(btype: BasicType, data: Any) -> Any:
@@ -252,7 +292,7 @@ def data_to_basic(btype: BasicType, data: Any) -> Any:
         kind, raw = data
     except (TypeError, ValueError):
         raise _conflict(f"malformed Data {data!r}") from None
-    want = _basic_type_description(btype)[0]
+    want = _basic_kind(btype)
     if kind != want:
         raise _conflict(f"{btype.value} is sent as {want}, not {kind}")
     if kind == "boolean":
@@ -264,10 +304,7 @@ def data_to_basic(btype: BasicType, data: Any) -> Any:
             raise _conflict(f"{value} outside {btype.value}")
         return value
     if kind == "floating-point":
-        number = decode_float(bytes(raw))
-        if btype is BasicType.FLOAT32 and math.isnan(number):
-            return number
-        return number
+        return decode_float(bytes(raw))
     if kind == "bit-string":
         bits = unpack_bits(raw)
         if btype in (BasicType.Dbpos, BasicType.Tcmd):

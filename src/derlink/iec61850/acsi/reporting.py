@@ -9,9 +9,10 @@ client is away: after reconnection the client writes the last EntryID it receive
 exactly the entries after it (or all buffered ones without that write); entries lost to a
 full buffer are flagged with BufOvfl on the next report sent.
 
-The 8-1 layout of the report (the ``RPT`` informationReport) is built from a :class:`Report`
-by :mod:`derlink.iec61850.acsi.rpt`; the bit-string helpers here fix the 8-1 bit positions of
-TrgOps, OptFlds and ReasonCode.
+The 8-1 layout of the report (the ``RPT`` informationReport) is
+:mod:`derlink.iec61850.mms.reports`; :mod:`derlink.iec61850.acsi.rpt` fills it from a
+:class:`Report`. The bit-string helpers here fix the 8-1 bit positions of TrgOps, OptFlds and
+ReasonCode (the BIT STRING packing itself is ``mms.data.pack_bits``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from enum import IntFlag
 from typing import Any
 
 from derlink.iec61850.acsi.errors import ServiceError, ServiceErrorClass
+from derlink.iec61850.mms import data as mms_data
+from derlink.iec61850.mms.data import pack_bits as pack_bits
+from derlink.iec61850.mms.errors import MmsDataError
 
 ENTRY_ID_SIZE = 8
 NO_ENTRY = bytes(ENTRY_ID_SIZE)
@@ -51,21 +55,22 @@ _REASON_ORDER = (
 )
 
 
-def pack_bits(bits: list[bool]) -> tuple[bytes, int]:
-    """An asn1tools BIT STRING value ``(octets, length)``, bit 0 the most significant."""
-    out = bytearray((len(bits) + 7) // 8)
-    for i, bit in enumerate(bits):
-        if bit:
-            out[i // 8] |= 0x80 >> (i % 8)
-    return bytes(out), len(bits)
-
-
 def unpack_bits(value: tuple[bytes, int]) -> list[bool]:
-    """The bits of an asn1tools BIT STRING value."""
-    octets, length = value
-    if len(octets) * 8 < length:
-        raise ServiceError(ServiceErrorClass.TYPE_CONFLICT, "bit string shorter than its length")
-    return [bool(octets[i // 8] & (0x80 >> (i % 8))) for i in range(length)]
+    """The bits of an asn1tools BIT STRING value (:func:`pack_bits` is the inverse)."""
+    try:
+        return list(mms_data.unpack_bits(value))
+    except MmsDataError:
+        raise ServiceError(
+            ServiceErrorClass.TYPE_CONFLICT, "bit string shorter than its length"
+        ) from None
+
+
+def _from_flags(bits: list[bool], order: tuple[Reason, ...]) -> Reason:
+    out = Reason.NONE
+    for i, r in enumerate(order, start=1):
+        if i < len(bits) and bits[i]:
+            out |= r
+    return out
 
 
 def trg_ops_to_bits(trg: Reason) -> tuple[bytes, int]:
@@ -75,27 +80,28 @@ def trg_ops_to_bits(trg: Reason) -> tuple[bytes, int]:
 
 def trg_ops_from_bits(value: tuple[bytes, int]) -> Reason:
     """Inverse of :func:`trg_ops_to_bits` (extra bits are ignored)."""
-    bits = unpack_bits(value)
-    out = Reason.NONE
-    for i, r in enumerate(_REASON_ORDER[:5], start=1):
-        if i < len(bits) and bits[i]:
-            out |= r
-    return out
+    return _from_flags(unpack_bits(value), _REASON_ORDER[:5])
+
+
+def reason_code(reason: Reason) -> tuple[bool, ...]:
+    """The 7 bits of an 8-1 ReasonCode: reserved, dchg, qchg, dupd, integrity, gi,
+    app-trigger."""
+    return (False, *(bool(reason & r) for r in _REASON_ORDER))
+
+
+def reason_from_code(bits: tuple[bool, ...] | list[bool]) -> Reason:
+    """Inverse of :func:`reason_code` (extra bits are ignored)."""
+    return _from_flags(list(bits), _REASON_ORDER)
 
 
 def reason_to_bits(reason: Reason) -> tuple[bytes, int]:
-    """8-1 ReasonCode BIT STRING(7): reserved, dchg, qchg, dupd, integrity, gi, app-trigger."""
-    return pack_bits([False, *(bool(reason & r) for r in _REASON_ORDER)])
+    """8-1 ReasonCode BIT STRING(7) of ``reason`` (see :func:`reason_code`)."""
+    return pack_bits(reason_code(reason))
 
 
 def reason_from_bits(value: tuple[bytes, int]) -> Reason:
     """Inverse of :func:`reason_to_bits`."""
-    bits = unpack_bits(value)
-    out = Reason.NONE
-    for i, r in enumerate(_REASON_ORDER, start=1):
-        if i < len(bits) and bits[i]:
-            out |= r
-    return out
+    return reason_from_code(unpack_bits(value))
 
 
 @dataclass(frozen=True)

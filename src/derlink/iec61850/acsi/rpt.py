@@ -1,11 +1,10 @@
-"""IEC 61850-8-1 layouts of unsolicited information: reports, LastApplError, CommandTermination.
+"""Reports, LastApplError and CommandTermination of ACSI in their IEC 61850-8-1 layouts.
 
-Reports are ``informationReport`` PDUs whose variable list is named ``RPT`` (vmd-specific)
-and whose access results are, in order: RptID, OptFlds, then as OptFlds says SeqNum,
-TimeOfEntry, DatSet, BufOvfl, EntryID, ConfRev, (SubSeqNum, MoreSegmentsFollow), the
-inclusion bit string, data references, values, reason codes. Control feedback is an
-informationReport listing the vmd-specific variable ``LastApplError`` and/or the ``Oper``
-structure of the controlled object. Also here: the MMS types of the RCB attributes.
+The layouts themselves (which MMS ``Data`` in which order) are
+:mod:`derlink.iec61850.mms.reports`; this module fills them from the ACSI values
+(:class:`~derlink.iec61850.acsi.reporting.Report`, ``OptFlds``, ``Reason``, ``AddCause``) and
+reads them back into what the client hands on, turning malformed input into
+:class:`ProtocolError`. Also here: the MMS types of the RCB attributes.
 """
 
 from __future__ import annotations
@@ -13,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from derlink.iec61850.acsi.errors import AddCause, ControlErrorCode, ProtocolError
+from derlink.iec61850.acsi.errors import (
+    AddCause,
+    ControlErrorCode,
+    ProtocolError,
+    ServiceError,
+)
 from derlink.iec61850.acsi.mapping import (
     Data,
     data_to_python,
@@ -24,34 +28,21 @@ from derlink.iec61850.acsi.reporting import (
     OptFlds,
     Reason,
     Report,
-    pack_bits,
-    reason_from_bits,
-    reason_to_bits,
+    reason_code,
+    reason_from_code,
     trg_ops_from_bits,
     trg_ops_to_bits,
-    unpack_bits,
 )
+from derlink.iec61850.mms import reports as layout
+from derlink.iec61850.mms.errors import MmsError
+from derlink.iec61850.mms.reports import information_report as information_report
 
-RPT = "RPT"
-LAST_APPL_ERROR = "LastApplError"
+RPT = layout.REPORT_VARIABLE
+LAST_APPL_ERROR = layout.LAST_APPL_ERROR
 
 
 def _visible(value: Any) -> Data:
     return ("visible-string", value)
-
-
-def information_report(names: list[Any], results: list[Any]) -> tuple[str, Any]:
-    """An unconfirmed informationReport PDU with a list of variables."""
-    spec = ("listOfVariable", [{"variableSpecification": ("name", n)} for n in names])
-    return (
-        "unconfirmed-PDU",
-        {
-            "service": (
-                "informationReport",
-                {"variableAccessSpecification": spec, "listOfAccessResult": results},
-            )
-        },
-    )
 
 
 # --- reports ----------------------------------------------------------------------------
@@ -61,45 +52,29 @@ def encode_report(report: Report, data_refs: list[str], values: list[Data], coun
     """The RPT informationReport PDU of ``report``.
 
     ``values[i]`` is the MMS Data of ``report.members[i]``, ``data_refs[i]`` its 8-1
-    reference (used when OptFlds data-ref is set); ``count`` is the data-set size.
+    reference (used when OptFlds data-ref is set); ``count`` is the data-set size. With
+    OptFlds segmentation set the report is the only segment (SubSeqNum 0, no more follow).
     """
     opt = report.opt_flds
-    results: list[Any] = [
-        ("success", _visible(report.rpt_id)),
-        ("success", ("bit-string", opt.to_bits())),
-    ]
-    if opt.seq_num:
-        results.append(("success", ("unsigned", report.seq_num)))
-    if opt.time_stamp:
-        results.append(("success", ("binary-time", encode_entry_time(report.time_of_entry))))
-    if opt.data_set:
-        results.append(("success", _visible(report.dat_set)))
-    if opt.buf_ovfl:
-        results.append(("success", ("boolean", report.buf_ovfl)))
-    if opt.entry_id:
-        results.append(("success", ("octet-string", report.entry_id)))
-    if opt.conf_rev:
-        results.append(("success", ("unsigned", report.conf_rev)))
     included = [False] * count
     for member in report.members:
         included[member.index] = True
-    results.append(("success", ("bit-string", pack_bits(included))))
-    if opt.data_ref:
-        results.extend(("success", _visible(ref)) for ref in data_refs)
-    results.extend(("success", value) for value in values)
-    if opt.reason:
-        results.extend(
-            ("success", ("bit-string", reason_to_bits(m.reason))) for m in report.members
+    return layout.build_report(
+        layout.Report(
+            rpt_id=report.rpt_id,
+            inclusion=tuple(included),
+            values=tuple(values),
+            seq_num=report.seq_num if opt.seq_num else None,
+            time_of_entry=encode_entry_time(report.time_of_entry) if opt.time_stamp else None,
+            dat_set=report.dat_set if opt.data_set else None,
+            buf_ovfl=report.buf_ovfl if opt.buf_ovfl else None,
+            entry_id=report.entry_id if opt.entry_id else None,
+            conf_rev=report.conf_rev if opt.conf_rev else None,
+            sub_seq_num=0 if opt.segmentation else None,
+            more_segments_follow=False if opt.segmentation else None,
+            data_refs=tuple(data_refs) if opt.data_ref else None,
+            reasons=tuple(reason_code(m.reason) for m in report.members) if opt.reason else None,
         )
-    spec = ("variableListName", ("vmd-specific", RPT))
-    return (
-        "unconfirmed-PDU",
-        {
-            "service": (
-                "informationReport",
-                {"variableAccessSpecification": spec, "listOfAccessResult": results},
-            )
-        },
     )
 
 
@@ -130,67 +105,31 @@ class ReceivedReport:
         return [data_to_python(v) for v in self.values]
 
 
-def _success(result: Any, kind: str, what: str) -> Any:
-    try:
-        tag, data = result
-        if tag != "success" or data[0] != kind:
-            raise ValueError(tag)
-        return data[1]
-    except (TypeError, ValueError, IndexError):
-        raise ProtocolError(f"report field {what}: want {kind}, got {result!r}") from None
-
-
 def is_report(info: dict[str, Any]) -> bool:
     """Whether an informationReport value is an RPT report."""
-    spec = info.get("variableAccessSpecification")
-    return spec == ("variableListName", ("vmd-specific", RPT))
+    return layout.is_report_info(info)
 
 
 def decode_report(info: dict[str, Any]) -> ReceivedReport:
     """Parse the access results of an RPT informationReport; ProtocolError if malformed."""
-    results = list(info.get("listOfAccessResult", []))
-    pos = 0
-
-    def take(kind: str, what: str) -> Any:
-        nonlocal pos
-        if pos >= len(results):
-            raise ProtocolError(f"report ends before {what}")
-        value = _success(results[pos], kind, what)
-        pos += 1
-        return value
-
-    rpt_id = take("visible-string", "RptID")
-    opt = OptFlds.from_bits(take("bit-string", "OptFlds"))
-    seq = take("unsigned", "SeqNum") if opt.seq_num else None
-    toe = decode_entry_time(take("binary-time", "TimeOfEntry")) if opt.time_stamp else None
-    dat_set = take("visible-string", "DatSet") if opt.data_set else None
-    ovfl = bool(take("boolean", "BufOvfl")) if opt.buf_ovfl else False
-    entry = bytes(take("octet-string", "EntryID")) if opt.entry_id else None
-    conf = take("unsigned", "ConfRev") if opt.conf_rev else None
-    if opt.segmentation:
-        take("unsigned", "SubSeqNum")
-        take("boolean", "MoreSegmentsFollow")
-    inclusion = tuple(unpack_bits(take("bit-string", "inclusion")))
-    n = sum(inclusion)
-    refs = tuple(take("visible-string", "data-reference") for _ in range(n)) if opt.data_ref else ()
-    values: list[Data] = []
-    for _ in range(n):
-        if pos >= len(results):
-            raise ProtocolError("report ends before its values")
-        tag, data = results[pos]
-        if tag != "success":
-            raise ProtocolError("report value is a failure")
-        values.append(data)
-        pos += 1
-    reasons = (
-        tuple(reason_from_bits(take("bit-string", "reason")) for _ in range(n))
-        if opt.reason
-        else ()
-    )
-    if pos != len(results):
-        raise ProtocolError("report has trailing fields")
+    try:
+        got = layout.parse_report_info(info)
+        toe = decode_entry_time(got.time_of_entry) if got.time_of_entry is not None else None
+    except (MmsError, ServiceError) as exc:
+        raise ProtocolError(f"malformed report: {exc}") from None
     return ReceivedReport(
-        rpt_id, opt, seq, toe, dat_set, ovfl, entry, conf, inclusion, refs, tuple(values), reasons
+        rpt_id=got.rpt_id,
+        opt_flds=OptFlds(*got.opt_flds()[1:]),
+        seq_num=got.seq_num,
+        time_of_entry=toe,
+        dat_set=got.dat_set,
+        buf_ovfl=bool(got.buf_ovfl),
+        entry_id=bytes(got.entry_id) if got.entry_id is not None else None,
+        conf_rev=got.conf_rev,
+        inclusion=got.inclusion,
+        data_refs=got.data_refs or (),
+        values=got.values,
+        reasons=tuple(reason_from_code(r) for r in got.reasons or ()),
     )
 
 
@@ -267,7 +206,7 @@ def data_to_rcb_attr(attr: str, data: Any) -> Any:
 
 @dataclass(frozen=True)
 class LastApplError:
-    """The 8-1 LastApplError structure."""
+    """The 8-1 LastApplError structure (layout: ``mms.reports.last_appl_error_data``)."""
 
     cntrl_obj: str  # e.g. "IEDLD0/DWMX1$CO$WMaxSptPct$Oper"
     error: ControlErrorCode
@@ -278,50 +217,43 @@ class LastApplError:
 
     def to_data(self) -> Data:
         """MMS Data of the structure."""
-        return (
-            "structure",
-            [
-                _visible(self.cntrl_obj),
-                ("integer", int(self.error)),
-                ("structure", [("integer", self.or_cat), ("octet-string", self.or_ident)]),
-                ("unsigned", self.ctl_num),
-                ("integer", int(self.add_cause)),
-            ],
+        return layout.last_appl_error_data(
+            self.cntrl_obj,
+            int(self.error),
+            self.or_cat,
+            self.or_ident,
+            self.ctl_num,
+            int(self.add_cause),
         )
 
     @classmethod
     def from_data(cls, data: Any) -> LastApplError:
-        """Parse the structure; ProtocolError if it does not fit."""
+        """Parse the structure; ProtocolError if it does not fit. Unknown codes read as
+        ``UNKNOWN``."""
         try:
-            kind, items = data
-            assert kind == "structure" and len(items) == 5
-            obj, err, origin, num, cause = items
-            or_cat, or_ident = origin[1]
-            try:
-                add_cause = AddCause(cause[1])
-            except ValueError:
-                add_cause = AddCause.UNKNOWN
-            try:
-                error = ControlErrorCode(err[1])
-            except ValueError:
-                error = ControlErrorCode.UNKNOWN
-            return cls(obj[1], error, or_cat[1], bytes(or_ident[1]), num[1], add_cause)
-        except (AssertionError, TypeError, ValueError, IndexError):
+            obj, err, or_cat, or_ident, num, cause = layout.parse_last_appl_error(data)
+        except MmsError:
             raise ProtocolError(f"malformed LastApplError {data!r}") from None
+        try:
+            add_cause = AddCause(cause)
+        except ValueError:
+            add_cause = AddCause.UNKNOWN
+        try:
+            error = ControlErrorCode(err)
+        except ValueError:
+            error = ControlErrorCode.UNKNOWN
+        return cls(obj, error, or_cat, or_ident, num, add_cause)
 
 
 def last_appl_error_report(error: LastApplError) -> Any:
     """The informationReport carrying a LastApplError (sent before a negative response)."""
-    return information_report([("vmd-specific", LAST_APPL_ERROR)], [("success", error.to_data())])
+    return layout.last_appl_error_report(error.to_data())
 
 
 def command_termination(oper_name: Any, oper: Data, error: LastApplError | None) -> Any:
     """CommandTermination: positive (Oper only) or negative (LastApplError, then Oper)."""
-    if error is None:
-        return information_report([oper_name], [("success", oper)])
-    return information_report(
-        [("vmd-specific", LAST_APPL_ERROR), oper_name],
-        [("success", error.to_data()), ("success", oper)],
+    return layout.command_termination(
+        oper_name, oper, error.to_data() if error is not None else None
     )
 
 

@@ -41,6 +41,7 @@ from derlink.iec61850.acsi.errors import (
     ServiceError,
     ServiceErrorClass,
     access_error_for,
+    mms_service_error,
 )
 from derlink.iec61850.acsi.events import (
     DEFER,
@@ -83,6 +84,8 @@ from derlink.iec61850.acsi.rpt import (
     rcb_attr_to_data,
     rcb_attr_type,
 )
+from derlink.iec61850.mms import errors as mms_errors
+from derlink.iec61850.mms.data import pack_positions
 from derlink.iec61850.model.errors import ModelError, ObjectNotFound
 from derlink.iec61850.model.nodes import DataAttribute, DataObject, ServerModel
 from derlink.iec61850.model.refs import FC, FCDA, ObjectReference
@@ -262,7 +265,11 @@ class IedServer:
         invoke = body.get("invokeID", 0) if isinstance(body, Mapping) else 0
         if peer not in self.associations:
             self._events.append(RequestRefused(peer, "confirmed-request", "not associated"))
-            return [self._error(peer, invoke, ("service", 1), "not associated")]
+            refused = mms_errors.service_error(
+                mms_errors.ServiceProblem.PRIMITIVES_OUT_OF_SEQUENCE,
+                additional_description="not associated",
+            )
+            return [self._error(peer, invoke, refused)]
         try:
             service, request = body["service"]
         except (KeyError, TypeError, ValueError):
@@ -280,7 +287,7 @@ class IedServer:
         try:
             response, before, after = handler(peer, request)
         except ServiceError as exc:
-            return [self._error(peer, invoke, _mms_error_class(exc), str(exc))]
+            return [self._error(peer, invoke, mms_service_error(exc.service_class, _vis(str(exc))))]
         except Exception as exc:  # untrusted input: never let a malformed request crash us
             self._events.append(RequestRefused(peer, service, f"{type(exc).__name__}: {exc}"))
             return [self._reject(peer, invoke, "confirmed-requestPDU", 4)]
@@ -358,8 +365,8 @@ class IedServer:
             "negotiatedDataStructureNestingLevel": assoc.nesting,
             "initResponseDetail": {
                 "negotiatedVersionNumber": MMS_VERSION,
-                "negotiatedParameterCBB": _bits(_PARAMETER_CBB, 18),
-                "servicesSupportedCalled": _bits(_SERVICES, 93),
+                "negotiatedParameterCBB": pack_positions(_PARAMETER_CBB, 18),
+                "servicesSupportedCalled": pack_positions(_SERVICES, 93),
             },
         }
         return [Outgoing(peer, ("initiate-ResponsePDU", response), OutKind.RESPONSE)]
@@ -379,11 +386,8 @@ class IedServer:
 
     # -- PDUs ------------------------------------------------------------------------------
 
-    def _error(self, peer: str, invoke: int, error_class: tuple[str, int], text: str) -> Outgoing:
-        body = {
-            "invokeID": invoke,
-            "serviceError": {"errorClass": error_class, "additionalDescription": _vis(text)},
-        }
+    def _error(self, peer: str, invoke: int, service_error: dict[str, Any]) -> Outgoing:
+        body = {"invokeID": invoke, "serviceError": service_error}
         return Outgoing(peer, ("confirmed-ErrorPDU", body), OutKind.RESPONSE)
 
     def _reject(self, peer: str, invoke: int | None, kind: str, code: int) -> Outgoing:
@@ -1054,13 +1058,6 @@ def _collect(names: list[str], prefix: str, node: DataObject | DataAttribute) ->
         _collect(names, f"{prefix}${name}", child)
 
 
-def _bits(positions: tuple[int, ...], size: int) -> tuple[bytes, int]:
-    out = bytearray((size + 7) // 8)
-    for p in positions:
-        out[p // 8] |= 0x80 >> (p % 8)
-    return bytes(out), size
-
-
 def _vis(text: str) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)[:255]
 
@@ -1077,21 +1074,6 @@ def _reason(triggers: frozenset[TriggerReason]) -> Reason:
     for trigger in triggers:
         out |= _TRIGGERS[trigger]
     return out
-
-
-def _mms_error_class(exc: ServiceError) -> tuple[str, int]:
-    cls = exc.service_class
-    if cls is ServiceErrorClass.INSTANCE_NOT_AVAILABLE:
-        return ("access", 2)  # object-non-existent
-    if cls is ServiceErrorClass.ACCESS_VIOLATION:
-        return ("access", 3)  # object-access-denied
-    if cls is ServiceErrorClass.CLASS_NOT_SUPPORTED:
-        return ("access", 1)  # object-access-unsupported
-    if cls is ServiceErrorClass.TYPE_CONFLICT:
-        return ("definition", 4)  # type-inconsistent
-    if cls is ServiceErrorClass.PARAMETER_VALUE_INCONSISTENT:
-        return ("definition", 6)
-    return ("service", 0)
 
 
 def _access_for_cause(cause: AddCause) -> AccessError:

@@ -5,7 +5,8 @@ Modules
 ``mms.asn``   the ISO 9506-2 subset (module ISO-9506-MMS-1, 8-1 additions utc-time/mMSString).
 ``codec``     XER bytes <-> asn1tools values; the XMPP payload form.
 ``data``      MMS ``Data`` <-> Python values, typed by an MMS ``TypeDescription``.
-``names``     IEC 61850-8-1 naming (``LN$FC$DO$DA`` item ids, datasets, RCBs, report layout).
+``names``     IEC 61850-8-1 naming (``LN$FC$DO$DA`` item ids, datasets, RCBs).
+``reports``   IEC 61850-8-1 layouts of reports (RPT), LastApplError and CommandTermination.
 ``errors``    DataAccessError / ServiceError / reject codes and the exceptions.
 
 Codec API (``derlink.iec61850.mms.codec``)
@@ -85,16 +86,25 @@ builders ``td_boolean() td_integer(bits) td_unsigned(bits) td_float32() td_float
 td_bit_string(n) td_octet_string(n) td_visible_string(n) td_mms_string(n) td_utc_time()
 td_binary_time(with_date) td_structure([(name, td)]) td_array(count, td)``;
 ``UtcTime(seconds, fraction, quality)``, ``BinaryTime(ms_of_day, days)``; bit strings are
-``tuple[bool, ...]`` (``bits_from_int`` / ``bits_to_int``); errors ``MmsDataError``.
+``tuple[bool, ...]`` (``bits_from_int`` / ``bits_to_int``); wire primitives shared with the
+ACSI mapping: ``pack_bits(bits) -> (bytes, n)``, ``unpack_bits((bytes, n))``,
+``pack_positions(positions, size)``, ``encode_float(value, double=False)`` /
+``decode_float(octets)``; errors ``MmsDataError``.
 
 Names API (``names``): ``mms_name(ld_domain, ln, fc=None, path=()) -> ObjectName``,
 ``item_id(ln, fc, path)``, ``parse_item_id(item) -> ItemName(ln, fc, path)``,
 ``parse_mms_name(name) -> (domain, ItemName)``, ``dataset_name`` / ``parse_dataset_name``,
-``rcb_name(ld, ln, rcb, buffered)`` / ``parse_rcb_name``, ``Report`` with ``build_report(report)
--> unconfirmed-PDU``, ``parse_report(pdu) -> Report``, ``is_report(pdu)``; errors
-``MmsNameError``.
+``rcb_name(ld, ln, rcb, buffered)`` / ``parse_rcb_name``; errors ``MmsNameError``.
 
-Errors (``errors``): ``DataAccessError`` (IntEnum 0..11), ``ErrorClass`` + per-class enums
-(``AccessError``, ``DefinitionError``, ...), ``service_error(code, additional_code=...,
-additional_description=...) -> ServiceError value``, ``parse_service_error(value)``.
+Reports API (``reports``, also re-exported by ``names``): ``Report`` with
+``build_report(report) -> unconfirmed-PDU``, ``parse_report(pdu) -> Report``,
+``parse_report_info(info)``, ``is_report(pdu)`` / ``is_report_info(info)``, ``report_data``;
+``information_report(names, results)``, ``last_appl_error_data(cntrl_obj, error, or_cat,
+or_ident, ctl_num, add_cause)`` / ``parse_last_appl_error(data)``,
+``last_appl_error_report(data)``, ``command_termination(oper_name, oper, error_data|None)``.
+
+Errors (``errors``): ``DataAccessError`` (IntEnum 0..11, ``label`` the ISO 9506 spelling),
+``ErrorClass`` + per-class enums (``AccessError``, ``DefinitionError``, ...),
+``service_error(code, additional_code=..., additional_description=...) -> ServiceError value``,
+``parse_service_error(value)``.
 """

@@ -343,6 +343,14 @@ class _Checker:
             raise self.fail(path, f"expected element <{name}>, got {_show(tag, self.prefix)}")
         return self.content(el, t, name, depth, path)
 
+    def alternative(self, child: Any, choice: Any, depth: int, path: str) -> ET.Element:
+        """The content of the CHOICE alternative ``child`` names; unknown ones fail."""
+        member = choice.name_to_member.get(self.local(child.tag))
+        if member is None:
+            shown = _show(child.tag, self.prefix)
+            raise self.fail(path, f"unknown alternative {shown} of a CHOICE")
+        return self.content(child, member, member.name, depth + 1, path + "/" + member.name)
+
     def content(self, el: Any, t: Any, name: str, depth: int, path: str) -> ET.Element:
         self.count += 1
         if self.count > MAX_ELEMENTS:
@@ -357,15 +365,7 @@ class _Checker:
         if isinstance(t, _xer.MembersType):
             self.members(el, t, out, depth, path)
         elif isinstance(t, _xer.Choice):
-            child = self.single_child(el, path)
-            member = t.name_to_member.get(self.local(child.tag))
-            if member is None:
-                raise self.fail(
-                    path, f"unknown alternative {_show(child.tag, self.prefix)} of a CHOICE"
-                )
-            out.append(
-                self.content(child, member, member.name, depth + 1, path + "/" + member.name)
-            )
+            out.append(self.alternative(self.single_child(el, path), t, depth, path))
         elif isinstance(t, _xer.ArrayType):
             self.items(el, t, out, depth, path)
         elif isinstance(t, _xer.Boolean):
@@ -424,14 +424,7 @@ class _Checker:
             if not value_list:
                 out.append(self.check(child, element_type, element_type.name, depth + 1, path))
             elif isinstance(resolved, _xer.Choice):
-                member = resolved.name_to_member.get(self.local(child.tag))
-                if member is None:
-                    raise self.fail(
-                        path, f"unknown alternative {_show(child.tag, self.prefix)} of a CHOICE"
-                    )
-                out.append(
-                    self.content(child, member, member.name, depth + 1, path + "/" + member.name)
-                )
+                out.append(self.alternative(child, resolved, depth, path))
             elif isinstance(resolved, _xer.Boolean):
                 value = self.local(child.tag)
                 if value not in ("true", "false") or len(child) or _has_text(child.text):

@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,16 +260,17 @@ def _check_int(value: Any, lo: int, hi: int, where: str) -> int:
     return value
 
 
-def _float_format(spec: Mapping[str, int], where: str) -> tuple[str, int, int]:
+def _float_double(spec: Mapping[str, int], where: str) -> bool:
+    """Whether a floating-point TypeDescription is the 64-bit one (only 32/8 and 64/11 are)."""
     width, exponent = spec.get("format-width"), spec.get("exponent-width")
-    if (width, exponent) == (32, 8):
-        return ">f", 8, 4
-    if (width, exponent) == (64, 11):
-        return ">d", 11, 8
+    if (width, exponent) in ((32, 8), (64, 11)):
+        return width == 64
     raise MmsDataError(f"{where}: unsupported floating-point format {width}/{exponent}")
 
 
-def _bits_to_asn(bits: Sequence[bool]) -> tuple[bytes, int]:
+def pack_bits(bits: Sequence[bool]) -> tuple[bytes, int]:
+    """The asn1tools BIT STRING value ``(octets, length)`` of ``bits``, bit 0 first (the most
+    significant bit of the first octet), as 8-1 numbers Quality, TrgOps, OptFlds, ..."""
     raw = bytearray((len(bits) + 7) // 8)
     for index, bit in enumerate(bits):
         if bit:
@@ -277,11 +278,38 @@ def _bits_to_asn(bits: Sequence[bool]) -> tuple[bytes, int]:
     return bytes(raw), len(bits)
 
 
-def _bits_from_asn(value: tuple[bytes, int], where: str) -> tuple[bool, ...]:
+def pack_positions(positions: Iterable[int], size: int) -> tuple[bytes, int]:
+    """A BIT STRING of ``size`` bits with the bits at ``positions`` set (e.g. the
+    ParameterSupportOptions and ServiceSupportOptions of Initiate)."""
+    chosen = set(positions)
+    return pack_bits([i in chosen for i in range(size)])
+
+
+def unpack_bits(value: tuple[bytes, int], where: str = "value") -> tuple[bool, ...]:
+    """Inverse of :func:`pack_bits`; :class:`MmsDataError` when the octets are too few."""
     raw, count = value
     if len(raw) * 8 < count:
         raise MmsDataError(f"{where}: malformed BIT STRING")
     return tuple(bool(raw[i // 8] & (0x80 >> (i % 8))) for i in range(count))
+
+
+def encode_float(value: float, double: bool = False) -> bytes:
+    """8-1 FloatingPoint octets: the exponent width (8 or 11), then IEEE 754 big-endian."""
+    try:
+        if double:
+            return b"\x0b" + struct.pack(">d", value)
+        return b"\x08" + struct.pack(">f", value)
+    except OverflowError:
+        raise MmsDataError(f"{value} does not fit a float32") from None
+
+
+def decode_float(octets: bytes) -> float:
+    """Inverse of :func:`encode_float` (either width); :class:`MmsDataError` otherwise."""
+    if len(octets) == 5 and octets[0] == 8:
+        return float(struct.unpack(">f", octets[1:])[0])
+    if len(octets) == 9 and octets[0] == 11:
+        return float(struct.unpack(">d", octets[1:])[0])
+    raise MmsDataError("FloatingPoint is neither a 32-bit nor a 64-bit IEEE value")
 
 
 def _check_size(length: int, size: int, exact: bool, where: str, unit: str) -> None:
@@ -304,19 +332,18 @@ def _to_data(td: TypeDescription, value: Any, where: str, depth: int) -> DataVal
         lo, hi = _int_range(kind, spec)
         return (kind, _check_int(value, lo, hi, where))
     if kind == "floating-point":
-        fmt, exponent, _ = _float_format(spec, where)
+        double = _float_double(spec, where)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise MmsDataError(f"{where}: expected a float, got {type(value).__name__}")
         try:
-            packed = struct.pack(fmt, float(value))
-        except OverflowError:
-            raise MmsDataError(f"{where}: {value} does not fit a float32") from None
-        return ("floating-point", bytes([exponent]) + packed)
+            return ("floating-point", encode_float(float(value), double))
+        except MmsDataError as exc:
+            raise MmsDataError(f"{where}: {exc}") from None
     if kind == "bit-string":
         if not isinstance(value, (tuple, list)) or not all(isinstance(b, bool) for b in value):
             raise MmsDataError(f"{where}: expected a tuple of bools")
         _check_size(len(value), spec, True, where, "bits")
-        return ("bit-string", _bits_to_asn(value))
+        return ("bit-string", pack_bits(value))
     if kind == "octet-string":
         if not isinstance(value, (bytes, bytearray)):
             raise MmsDataError(f"{where}: expected bytes, got {type(value).__name__}")
@@ -389,12 +416,12 @@ def _from_data(td: TypeDescription, data: DataValue, where: str, depth: int) -> 
         lo, hi = _int_range(kind, spec)
         return _check_int(raw, lo, hi, where)
     if kind == "floating-point":
-        fmt, exponent, size = _float_format(spec, where)
-        if len(raw) != size + 1 or raw[0] != exponent:
+        size = 8 if _float_double(spec, where) else 4
+        if len(raw) != size + 1 or raw[0] != (11 if size == 8 else 8):
             raise MmsDataError(f"{where}: FloatingPoint is not a {size * 8}-bit IEEE value")
-        return struct.unpack(fmt, raw[1:])[0]
+        return decode_float(raw)
     if kind == "bit-string":
-        bits = _bits_from_asn(raw, where)
+        bits = unpack_bits(raw, where)
         _check_size(len(bits), spec, True, where, "bits")
         return bits
     if kind == "octet-string":

@@ -36,7 +36,17 @@ class MmsNameError(MmsError):
     """An MMS object name or IEC 61850-8-1 item name is malformed or too long."""
 
 
-class DataAccessError(enum.IntEnum):
+class LabelledEnum(enum.IntEnum):
+    """An IntEnum whose members have the standard's spelling: ``OBJECT_NON_EXISTENT`` is
+    ``object-non-existent``."""
+
+    @property
+    def label(self) -> str:
+        """The standard's spelling of the member name."""
+        return self.name.lower().replace("_", "-")
+
+
+class DataAccessError(LabelledEnum):
     """ISO 9506-2 ``DataAccessError`` (failure of one variable in Read/Write/Report)."""
 
     OBJECT_INVALIDATED = 0
