@@ -119,6 +119,14 @@ COMMAND_PERMISSIONS: dict[str, Needs] = {
     "resource list": (P.VIEW,),
     "serve": (P.SERVE,),
     "sim": (P.SERVE,),
+    "xmpp serve": (P.SERVE,),
+    "xmpp stop": (P.SERVE,),
+    "xmpp status": (P.VIEW,),
+    "xmpp reload-crl": (P.SERVE,),
+    "xmpp cert": (P.MANAGE_SECURITY,),
+    "ied run": None,  # device side: its own certificate, no data directory
+    "ied sim": (P.SERVE,),
+    "ied dispatch": (P.SERVE, P.CONTROL),
     "field export": (P.CONTROL,),
     "field otc issue": (P.CONTROL,),
     "field apply": None,  # device side: no data directory, the signature is the authority
