@@ -1,0 +1,144 @@
+"""A fleet of IED runtimes and a control centre on a real XMPP server, built once per module.
+
+The IEDs share one parsed model (each has its own value store and ACSI server) and run in this
+process; the centre logs in as the server's admin JID so it may create rooms and nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from derlink.iec61850.acsi.server import IedServer
+from derlink.iec61850.centre import ControlCentre
+from derlink.iec61850.ied import IedRuntime, SimulatedDriver
+from derlink.iec61850.model.der import load_der_ied
+from derlink.iec61850.model.nodes import ServerModel
+from derlink.iec61850.model.store import ValueStore
+from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
+from support.xmpp import ADMIN, XmppService, ejabberd_server, prosody_server  # noqa: F401
+
+FLEET_SIZES = {"prosody": 50, "ejabberd": 10}
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096
+
+
+def endpoint_for(service: XmppService, local: str, resource: str, **options: Any) -> Endpoint:
+    jid, cert, key = service.client(local, resource)
+    return Endpoint(
+        EndpointConfig(
+            jid=jid,
+            certfile=cert,
+            keyfile=key,
+            cafile=service.ca_file,
+            host=service.host,
+            port=service.port,
+            **options,
+        )
+    )
+
+
+@dataclass
+class Fleet:
+    service: XmppService
+    centre: ControlCentre
+    ieds: list[IedRuntime]
+    tag: str
+    tariff_node: str
+    model: ServerModel
+    numbers: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def jids(self) -> list[str]:
+        return [str(ied.endpoint.jid) for ied in self.ieds]
+
+    def ied(self, index: int) -> IedRuntime:
+        return self.ieds[index]
+
+    def driver(self, index: int) -> SimulatedDriver:
+        driver = self.ieds[index].driver
+        assert isinstance(driver, SimulatedDriver)
+        return driver
+
+    @property
+    def ld(self) -> str:
+        return self.model.logical_devices()[0]
+
+
+def make_ied(
+    service: XmppService,
+    model: ServerModel,
+    local: str,
+    centre_jid: str,
+    tariff_node: str,
+    viewer: str,
+) -> IedRuntime:
+    endpoint = endpoint_for(service, local, "ied", backoff_initial=0.1, backoff_max=1.0)
+    server = IedServer(model, ValueStore(model), clock=time.time)
+    return IedRuntime(
+        endpoint,
+        server,
+        centres=[centre_jid],
+        viewers=[viewer],
+        driver=SimulatedDriver(),
+        pubsub_service=service.pubsub_service,
+        tariff_node=tariff_node,
+        measurement_interval=1.0,
+    )
+
+
+@pytest_asyncio.fixture(
+    scope="module", loop_scope="module", params=sorted(FLEET_SIZES), ids=sorted(FLEET_SIZES)
+)
+async def fleet(request: pytest.FixtureRequest) -> AsyncIterator[Fleet]:
+    service: XmppService = request.getfixturevalue(f"{request.param}_server")
+    size = FLEET_SIZES[request.param]
+    tag = uuid.uuid4().hex[:6]
+    model = load_der_ied()
+    centre_endpoint = endpoint_for(service, ADMIN, f"centre-{tag}", request_timeout=10.0)
+    centre_jid = str(centre_endpoint.jid)
+    tariff_node = f"tariff-{tag}"
+    before = rss_bytes()
+    viewer = f"viewer-{tag}@{service.domain}"
+    ieds = [
+        make_ied(service, model, f"ied{i}-{tag}", centre_jid, tariff_node, viewer)
+        for i in range(size)
+    ]
+    centre = ControlCentre(
+        centre_endpoint,
+        ieds=[str(ied.endpoint.jid) for ied in ieds],
+        muc_service=service.muc_service,
+        pubsub_service=service.pubsub_service,
+    )
+    await centre.start()
+    await centre.create_tariff_node(tariff_node)
+    started = time.perf_counter()
+    await asyncio.gather(*(ied.start() for ied in ieds))
+    connect_s = time.perf_counter() - started
+    numbers = {
+        "ieds": float(size),
+        "connect_s": connect_s,
+        "rss_per_ied_kib": (rss_bytes() - before) / size / 1024,
+    }
+    jids = [str(ied.endpoint.jid) for ied in ieds]
+    await asyncio.gather(*(centre.presence.wait(j, timeout=15) for j in jids))
+    started = time.perf_counter()
+    await centre.associate_all(jids)
+    numbers["associate_all_s"] = time.perf_counter() - started
+    fleet = Fleet(service, centre, ieds, tag, tariff_node, model, numbers)
+    try:
+        yield fleet
+        print(f"\n{service.kind} fleet: {fleet.numbers}")
+    finally:
+        await centre.stop()
+        await asyncio.gather(*(ied.stop() for ied in ieds))
