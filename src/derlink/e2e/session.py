@@ -17,8 +17,23 @@ nonce as authenticated data; the receiver refuses another association, a stale t
 a sequence number older than the window, a cut record and a bad tag, and its state changes
 only when a record is accepted. Rekey is a new signed handshake on the same association (fresh
 ECDH keys, the peer's certificate checked again, revocation included), on demand
-(:meth:`Session.rekey`) or on schedule (:meth:`Session.tick`, every 15 min to 24 h); the old
-receive keys are kept for a short grace so records in flight still open.
+(:meth:`Session.rekey`) or on schedule (:meth:`Session.tick`, every 15 min to 24 h).
+
+Switch-over (as TLS 1.3 KeyUpdate and IPsec rekeying do it): the transport may deliver a record
+the answering side seals right after its HandshakeAcc before the requester has processed that
+accept (over XMPP an iq result is not ordered against a later message). So the side that
+answers a rekey receives under both epochs at once but keeps *sending* under the old one until
+it opens a record of the new epoch from the requester (proof the requester installed the new
+keys), a newer rekey request from it (the same proof), or ``grace`` has passed since it
+answered, or the old keys reach their age limit (interval + slack) — whichever comes first.
+The requester switches as soon as it has processed the accept. Old receive keys are kept for
+``grace`` after the peer's switch could have happened: ``2 × grace`` after the handshake,
+shortened to ``grace`` after the first record of the new epoch from the peer; never past their
+age limit. With ``grace`` zero both sides switch at once and keep nothing (no overlap).
+While its switch-over is pending the answering side starts no rekey of its own
+(:class:`StateError`; the scheduled one waits); the requester may rekey again at once, its
+request completing the answerer's switch-over first. The first handshake has no old keys: both
+sides send under epoch 0 as soon as they are established.
 """
 
 from __future__ import annotations
@@ -89,8 +104,10 @@ class SessionConfig:
     name (``aes-128-gcm``, ``aes-256-gcm``). ``rekey_interval``: 15 min to 24 h.
     ``rekey_slack``: how long after the interval the keys may still be used before sealing
     and opening refuse them (the responder rekeys itself halfway through it).
-    ``grace``: how long old receive keys are kept after a rekey. ``window``: the anti-replay
-    window in records.
+    ``grace``: how long the side that answered a rekey may keep sending under the old keys
+    before switching unasked, and how long old receive keys are kept after the peer's switch
+    (see the module docstring; zero: no overlap). ``window``: the anti-replay window in
+    records.
     """
 
     aead: tuple[str, ...] = ("aes-256-gcm", "aes-128-gcm")
@@ -142,7 +159,9 @@ class Established:
 
 @dataclass(frozen=True, slots=True)
 class Rekeyed:
-    """A rekey completed: records are now sealed under ``epoch``."""
+    """A rekey completed: ``epoch`` is agreed and its keys open records. The requester seals
+    under it at once; the answering side once the requester proved it has the keys (see
+    :meth:`Session.sending_epoch`)."""
 
     epoch: int
 
@@ -230,6 +249,11 @@ class _Keys:
     epochs: dict[int, _Epoch] = field(default_factory=dict)
     current: int = -1
     chain: bytes = bytes(32)
+    #: The epoch records are sealed under: ``current``, or the one before it while the
+    #: switch-over of a rekey this side answered is pending.
+    sending: int = -1
+    #: When a pending switch-over happens unasked (None: none pending).
+    switch_at: datetime | None = None
 
 
 class Session:
@@ -298,12 +322,27 @@ class Session:
 
     @property
     def epoch(self) -> int:
-        """The key generation records are sealed under (-1 before the handshake)."""
+        """The newest key generation agreed (-1 before the handshake). Records are sealed
+        under it, except by the side that answered a rekey until its switch-over
+        (:meth:`sending_epoch`)."""
         return self._keys.current
 
     @property
     def rekey_pending(self) -> bool:
         return self._pending is not None and self.state is State.ESTABLISHED
+
+    @property
+    def switch_pending(self) -> bool:
+        """This side answered a rekey and has not switched its sending keys yet (a bound that
+        passed takes effect at the next seal, rekey or tick; :meth:`sending_epoch` tells)."""
+        return self._keys.switch_at is not None and self.state is State.ESTABLISHED
+
+    def sending_epoch(self, now: datetime) -> int:
+        """The epoch a record sealed at ``now`` would be sealed under (-1 before the
+        handshake)."""
+        if self.state is not State.ESTABLISHED:
+            return self._keys.current
+        return self._sending(now).number
 
     def start(self, now: datetime) -> bytes:
         """The HandshakeReq that opens the association (initiator, once)."""
@@ -320,6 +359,11 @@ class Session:
             raise StateError("rekey needs an established session")
         if self._pending is not None:
             raise StateError("a rekey is already under way")
+        if self._sending(now).number != self._keys.current:
+            raise StateError(
+                f"the switch-over to epoch {self._keys.current} is not complete: rekey later"
+            )
+        self._switch_due(now)
         return self._request(self._keys.current + 1, now)
 
     def tick(self, now: datetime) -> bytes | None:
@@ -330,7 +374,10 @@ class Session:
         """
         if self.state is not State.ESTABLISHED:
             return None
+        self._switch_due(now)
         self._retire(now)
+        if self._keys.switch_at is not None:
+            return None  # the answered rekey's switch-over comes first
         pending = self._pending
         if pending is not None and now - pending.started_at > self.config.rekey_slack / 2:
             self._pending = None  # the peer never answered: try again below
@@ -382,17 +429,19 @@ class Session:
         self.state = State.CLOSED
         self._pending = None
         self._keys.epochs.clear()  # no key outlives the association
+        self._keys.switch_at = None
 
     def _seal(self, payload: bytes, now: datetime, confidential: bool, *, close: bool) -> bytes:
         if self.state is not State.ESTABLISHED:
             raise StateError("sealing needs an established, open session")
         if len(payload) > records.MAX_PAYLOAD:
             raise ConfigurationError(f"payload of {len(payload)} bytes is too large")
-        epoch = self._current()
+        epoch = self._sending(now)
         self._check_age(epoch, now)
         if epoch.next_sequence >= _MAX_SEQUENCE:
             raise KeyExpired("the sequence numbers of this epoch are used up: rekey")
         assert self.association_id is not None
+        self._switch_due(now)
         sequence = epoch.next_sequence
         header = records.RecordHeader(
             confidential=confidential,
@@ -431,6 +480,8 @@ class Session:
         self._check_time(moment, now, "record")
         epoch.window.check(header.sequence)
         epoch.window.accept(header.sequence)
+        if header.epoch == self._keys.current:
+            self._peer_switched(now)
         if header.close:
             self._closed()
         return Data(clear, header.confidential, header.epoch, header.sequence, moment)
@@ -438,9 +489,54 @@ class Session:
     def _current(self) -> _Epoch:
         return self._keys.epochs[self._keys.current]
 
+    # -- switch-over ---------------------------------------------------------------------------
+
+    def _sending(self, now: datetime) -> _Epoch:
+        """The epoch to seal under at ``now`` (no state change): the old one while an
+        answered rekey's switch-over is pending, unless its bound or the old keys' age
+        limit has passed."""
+        keys = self._keys
+        if keys.switch_at is None or now >= keys.switch_at:
+            return self._current()
+        old = keys.epochs.get(keys.sending)
+        if old is None or self._expired(old, now):
+            return self._current()
+        return old
+
+    def _switch_due(self, now: datetime) -> None:
+        """Commit the switch-over :meth:`_sending` decided on by time."""
+        if self._keys.switch_at is not None and self._sending(now).number == self._keys.current:
+            self._switch(now)
+
+    def _switch(self, now: datetime) -> None:
+        """Seal under the current epoch from now on; older receive keys live ``grace`` more."""
+        keys = self._keys
+        keys.sending = keys.current
+        keys.switch_at = None
+        self._retire_older(now + self.config.grace)
+
+    def _peer_switched(self, now: datetime) -> None:
+        """A record of the current epoch was accepted: the peer has the current keys (so a
+        pending switch-over completes) and seals under them (so older keys are needed only
+        for records already in flight, for ``grace``)."""
+        if self._keys.switch_at is not None:
+            self._switch(now)
+        else:
+            self._retire_older(now + self.config.grace)
+
+    def _retire_older(self, at: datetime) -> None:
+        for epoch in self._keys.epochs.values():
+            if epoch.number < self._keys.current and (
+                epoch.retire_at is None or at < epoch.retire_at
+            ):
+                epoch.retire_at = at
+
+    def _expired(self, epoch: _Epoch, now: datetime) -> bool:
+        return now - epoch.established_at > self.config.rekey_interval + self.config.rekey_slack
+
     def _check_age(self, epoch: _Epoch, now: datetime) -> None:
         limit = self.config.rekey_interval + self.config.rekey_slack
-        if now - epoch.established_at > limit:
+        if self._expired(epoch, now):
             raise KeyExpired(f"the keys of epoch {epoch.number} are older than {limit}: rekey")
 
     def _check_time(self, moment: datetime, now: datetime, what: str) -> None:
@@ -526,8 +622,10 @@ class Session:
         first = self.state is State.IDLE
         if first and self._replay_cache is not None:
             self._replay_cache.add(tbs.association_id, now)
+        if self._keys.switch_at is not None:
+            self._switch(now)  # a request for the next epoch proves the peer has the current one
         self.association_id = tbs.association_id
-        self._install(tbs.epoch, shared, message, reply, aead, verified.peer, now)
+        self._install(tbs.epoch, shared, message, reply, aead, verified.peer, now, answered=True)
         done: Event = (
             Established(verified.peer, tbs.association_id, _aead_name(aead))
             if first
@@ -604,7 +702,12 @@ class Session:
         aead: str,
         peer: PeerIdentity,
         now: datetime,
+        *,
+        answered: bool = False,
     ) -> None:
+        """Install ``epoch``'s keys. The side that ``answered`` a rekey keeps sealing under
+        the previous epoch until the switch-over; older receive keys are kept ``2 × grace``
+        (the peer's switch-over bound plus records in flight)."""
         keys = self._keys
         salt = hashlib.sha256(
             keys.chain + hashlib.sha256(request).digest() + hashlib.sha256(accept).digest()
@@ -616,10 +719,16 @@ class Session:
         i2r = records.DirectionKey(okm[:size], okm[size : size + 12])
         r2i = records.DirectionKey(okm[size + 12 : 2 * size + 12], okm[2 * size + 12 :])
         send, receive = (i2r, r2i) if self.role is Role.INITIATOR else (r2i, i2r)
-        if keys.current >= 0:
-            keys.epochs[keys.current].retire_at = now + self.config.grace
+        previous = keys.current
         keys.epochs[epoch] = _Epoch(epoch, send, receive, ReplayWindow(self.config.window), now)
         keys.current = epoch
+        self._retire_older(now + 2 * self.config.grace)
+        if answered and previous >= 0 and self.config.grace > timedelta(0):
+            keys.sending = previous
+            keys.switch_at = now + self.config.grace
+        else:
+            keys.sending = epoch
+            keys.switch_at = None
         keys.chain = salt
         self.peer = peer
         self.aead = _aead_name(aead)
@@ -657,7 +766,7 @@ def _peer_key(point: bytes) -> ec.EllipticCurvePublicKey:
 def _certificate(der: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(der)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise MalformedMessage("the certificate path holds a malformed certificate") from None
 
 

@@ -34,10 +34,9 @@ and when :meth:`E2eProtector.revalidate` (run after fresh CRLs arrive) finds it 
 refusal is typed (:class:`~derlink.e2e.errors.E2EError`), counted in
 :attr:`E2eProtector.refused` and audited (``E2E:Refused.1``, the refusal code in the details).
 
-Known limit: a record the responder seals right after answering a rekey can reach the initiator
-before the initiator processed that answer (the iq result is handled asynchronously); it is then
-refused as ``e2e.unknown-key``. Rekeys are rare (hourly by default) and the window is the time
-between two stanzas of one TCP read.
+After answering a rekey a peer keeps sealing under the old keys until the requester proves it
+holds the new ones (``Session.switch_pending``), so a record that overtakes the iq result of a
+rekey still opens.
 """
 
 from __future__ import annotations
