@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from derlink.e2e.commands import Signer, Trust
@@ -27,7 +27,9 @@ class Keys:
 
 
 def make_keys(root: Path) -> Keys:
-    now = datetime.now(UTC)
+    # An hour back, so tests that fix their own "now" at import time stay inside the validity
+    # however late in a long run the fixture is built.
+    now = datetime.now(UTC) - timedelta(hours=1)
     pki = Pki.create(root / "pki", passphrase=None, now=now)
     issued = {
         "alice": pki.issue_operator("alice", [Role.OPERATOR], now=now),

@@ -215,7 +215,7 @@ async def listed_control(http: Sep2Client, mrid: str) -> tuple[bytes, DERControl
 
 
 async def responses_reach(world: World, mrid: str, wanted: dict[int, int]) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while True:
         got: dict[int, int] = await world.fleet(lambda f: f.response_summary(mrid))
         if all(got.get(k, 0) >= v for k, v in wanted.items()):

@@ -38,7 +38,7 @@ from derlink.e2e.commands import (
 )
 from e2e_commands.signing_keys import Keys
 
-NOW = int(time.time()) + 120  # after the fixture issues its certificates
+NOW = int(time.time())  # the fixture's certificates are valid from an hour before
 MRID = "0123456789ABCDEF0123456789ABCDEF"
 # magic, version, code | originator | group recipient | counter | notBefore, notAfter | mRID |
 # program | primacy, created, start | duration, randomizeStart, randomizeDuration | description |
