@@ -32,6 +32,7 @@ from derlink.control.service import FleetService
 from derlink.domain import ControlBase, Priority, ResponseStatus
 from derlink.errors import DerlinkError
 from derlink.home import Home
+from derlink.iec61850.xmpp.server import XmppServer
 
 FEEDER = "feeder-1"
 LIMIT_W = 1000.0
@@ -48,9 +49,16 @@ class Export:
 @click.command()
 @click.option("--devices", type=click.IntRange(3, 2000), default=100, show_default=True)
 @click.option("--groups", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option(
+    "--ieds",
+    type=click.IntRange(0, 1000),
+    default=20,
+    show_default=True,
+    help="Simulated IEC 61850 IEDs over XMPP in the same feeders (0: none).",
+)
 @pass_ctx
 @click.pass_context
-def demo(click_ctx: click.Context, ctx: CliContext, devices: int, groups: int) -> None:
+def demo(click_ctx: click.Context, ctx: CliContext, devices: int, groups: int, ieds: int) -> None:
     """Start the head-end, enrol simulated DERs, dispatch an export limit to one feeder."""
     console = Console()
     if not ctx.home.exists():
@@ -58,17 +66,37 @@ def demo(click_ctx: click.Context, ctx: CliContext, devices: int, groups: int) -
     home = ctx.home
     port = _free_port()
     server = _start_server(home, port)
+    xmpp = None
     try:
-        asyncio.run(_story(ctx, console, port, devices, groups))
+        if ieds:
+            from derlink.cli.demo_61850 import start_xmpp
+
+            xmpp = start_xmpp(home, ctx.config, ctx.passphrase())
+            console.print(
+                f"XMPP server ({xmpp.kind}) for IEC 61850-8-2 on "
+                f"{xmpp.settings.host}:{xmpp.settings.port}"
+            )
+        asyncio.run(_story(ctx, console, port, devices, groups, ieds, xmpp))
     finally:
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        if xmpp is not None:
+            xmpp.stop()
 
 
-async def _story(ctx: CliContext, console: Console, port: int, devices: int, groups: int) -> None:
+async def _story(
+    ctx: CliContext,
+    console: Console,
+    port: int,
+    devices: int,
+    groups: int,
+    ied_count: int = 0,
+    xmpp: XmppServer | None = None,
+) -> None:
+    from derlink.cli.demo_61850 import IedStory
     from derlink.sim import FleetSim, enrol_fleet, sim_options
 
     home = ctx.home
@@ -87,6 +115,11 @@ async def _story(ctx: CliContext, console: Console, port: int, devices: int, gro
                 passphrase=ctx.passphrase(),
                 progress=step,
             )
+        ieds = None
+        if xmpp is not None and ied_count:
+            ieds = IedStory(home, xmpp, ied_count, groups)
+            with _bar(console, "enrolling simulated 61850 IEDs", ied_count) as step:
+                await ieds.enrol(fleet, actor=ctx.actor, passphrase=ctx.passphrase(), progress=step)
         noon = 12.0 - (time.gmtime().tm_hour + time.gmtime().tm_min / 60)  # the sun is up
         sim = FleetSim(
             records,
@@ -97,12 +130,17 @@ async def _story(ctx: CliContext, console: Console, port: int, devices: int, gro
         )
         await sim.start()
         try:
+            if ieds is not None:
+                await ieds.start(fleet, log, passphrase=ctx.passphrase(), tz_hours=noon)
+                await _wait(console, "61850 IEDs online over XMPP", ied_count, ieds.available)
             await _wait(
                 console, "devices polling the head-end", devices, lambda: sim.summary().polling
             )
             await asyncio.sleep(2 * POLL_S)
             before = _export(sim)
+            ied_before = ieds.export_w(FEEDER) if ieds is not None else 0.0
             feeder_devices = sum(1 for r in records if r.group == FEEDER)
+            feeder_ieds = ieds.in_group(FEEDER) if ieds is not None else 0
             control = await fleet.create_control(
                 ControlBase(export_limit_w=LIMIT_W),
                 actor=ctx.actor,
@@ -121,20 +159,64 @@ async def _story(ctx: CliContext, console: Console, port: int, devices: int, gro
             for status in (ResponseStatus.EVENT_RECEIVED, ResponseStatus.EVENT_STARTED):
 
                 async def acknowledged(wanted: ResponseStatus = status) -> int:
-                    return (await fleet.response_summary(control.mrid)).get(int(wanted), 0)
+                    summary = await fleet.response_summary(control.mrid)
+                    by_ieds = ieds.responded(control.mrid, wanted) if ieds is not None else 0
+                    return summary.get(int(wanted), 0) - by_ieds  # the 2030.5 devices
 
                 label = f"{FEEDER} devices: {status.name.lower().replace('_', ' ')}"
                 counts[status] = await _wait_async(console, label, feeder_devices, acknowledged)
+            ied_rows: list[tuple[str, str, str]] = []
+            if ieds is not None:
+                story = ieds
+                started = await _wait(
+                    console,
+                    f"{FEEDER} 61850 IEDs: limit operated and confirmed",
+                    feeder_ieds,
+                    lambda: story.responded(control.mrid, ResponseStatus.EVENT_STARTED, FEEDER),
+                )
             await asyncio.sleep(2 * 5.0)  # a few physics samples under the new envelope
             after = _export(sim)
+            if ieds is not None:
+                holding = ieds.holding(FEEDER, LIMIT_W)
+                ied_rows = [
+                    (
+                        "61850 IEDs enrolled (XMPP, " + (xmpp.kind if xmpp else "") + ")",
+                        "",
+                        f"{ied_count} in {groups} feeders",
+                    ),
+                    (
+                        f"{FEEDER} 61850 IEDs acknowledged (started)",
+                        "",
+                        f"{started} / {feeder_ieds}",
+                    ),
+                    (f"{FEEDER} 61850 IEDs holding the limit", "", f"{holding} / {feeder_ieds}"),
+                    (
+                        f"{FEEDER} 61850 export",
+                        f"{ied_before / 1000:.1f} kW",
+                        f"{ieds.export_w(FEEDER) / 1000:.1f} kW",
+                    ),
+                ]
         finally:
+            if ieds is not None:
+                await ieds.stop()
             await sim.stop()
         verified = await AuditLog(log.db, public_key=log.public_key).verify()
     _report(
-        console, devices, groups, feeder_devices, counts, before, after, verified.ok, verified.size
+        console,
+        devices,
+        groups,
+        feeder_devices,
+        counts,
+        before,
+        after,
+        verified.ok,
+        verified.size,
+        ied_rows,
     )
     if counts[ResponseStatus.EVENT_STARTED] < feeder_devices or not verified.ok:
         raise DerlinkError("the demo did not complete: see the table above")
+    if ied_rows and (started < feeder_ieds or holding < feeder_ieds):
+        raise DerlinkError("the 61850 IEDs did not all apply the limit: see the table above")
 
 
 def _export(sim: object) -> Export:
@@ -162,6 +244,7 @@ def _report(
     after: Export,
     audit_ok: bool,
     audit_size: int,
+    ied_rows: list[tuple[str, str, str]] | None = None,
 ) -> None:
     table = Table(title="derlink demo", show_header=True)
     table.add_column("")
@@ -184,6 +267,8 @@ def _report(
     table.add_row(
         f"{FEEDER} export", f"{before.feeder_w / 1000:.1f} kW", f"{after.feeder_w / 1000:.1f} kW"
     )
+    for row in ied_rows or []:
+        table.add_row(*row)
     state = "[green]intact[/green]" if audit_ok else "[red]TAMPERED[/red]"
     table.add_row("audit log", "", f"{state} ({audit_size} records)")
     console.print(table)

@@ -44,6 +44,7 @@ COMMAND_PERMISSIONS: dict[str, Needs] = {
     "pki issue operator": (P.MANAGE_SECURITY,),
     "pki issue aggregator": (P.MANAGE_SECURITY,),
     "pki issue signer": (P.MANAGE_SECURITY,),
+    "pki issue e2e": (P.MANAGE_SECURITY,),
     "pki revoke": (P.MANAGE_SECURITY,),
     "pki crl": (P.MANAGE_SECURITY,),
     "pki show": (P.VIEW,),
