@@ -8,7 +8,7 @@ JID from the certificate's id-on-xmppAddr, and the IED name its MMS domains are 
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from derlink.store.schema import Base
@@ -23,3 +23,16 @@ class IedRow(Base):
     jid: Mapped[str] = mapped_column(String(255), unique=True)
     ied_name: Mapped[str] = mapped_column(String(64))
     created: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IedBaselineRow(Base):
+    """A value an IED had before the dispatcher changed it (JSON), kept until it is restored,
+    so a dispatcher that restarts mid-control still restores what the device had."""
+
+    __tablename__ = "iec61850_baseline"
+
+    lfdi: Mapped[str] = mapped_column(
+        ForeignKey("device.lfdi", ondelete="CASCADE"), primary_key=True
+    )
+    point: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

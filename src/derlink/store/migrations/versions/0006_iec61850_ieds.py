@@ -1,4 +1,5 @@
-"""IEC 61850 IED registry: the XMPP address and IED name of devices that are 61850 IEDs.
+"""IEC 61850 IED registry (XMPP address and IED name of devices that are 61850 IEDs) and the
+values the 61850 dispatcher must restore on them.
 
 Revision ID: 0006
 Revises: 0005
@@ -32,7 +33,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("lfdi", name=op.f("pk_iec61850_ied")),
         sa.UniqueConstraint("jid", name=op.f("uq_iec61850_ied_jid")),
     )
+    op.create_table(
+        "iec61850_baseline",
+        sa.Column("lfdi", sa.String(length=40), nullable=False),
+        sa.Column("point", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["lfdi"],
+            ["device.lfdi"],
+            name=op.f("fk_iec61850_baseline_lfdi_device"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("lfdi", "point", name=op.f("pk_iec61850_baseline")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("iec61850_baseline")
     op.drop_table("iec61850_ied")
