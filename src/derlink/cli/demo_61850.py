@@ -5,6 +5,8 @@ runs on a free port with a certificate from the demo's PKI; simulated IEDs (hous
 behind the 7-420 model) log in with their own XMPP certificates, enrolled as IEDs of the same
 feeder groups as the 2030.5 DERs; the control centre and the 61850 dispatcher follow the
 fleet's controls, so the red export limit reaches them as operations on their data objects.
+Every MMS payload between the centre and the IEDs is protected end to end (a session per IED,
+certificates issued once from the demo's PKI; :mod:`derlink.cli.e2e_opts`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from derlink.audit.log import AuditLog
+from derlink.cli.e2e_opts import CentreE2e, protect_centre, protect_simulated
 from derlink.config import Config
 from derlink.control.service import FleetService
 from derlink.domain import ResponseStatus
+from derlink.e2e.xmpp import E2eProtector
 from derlink.home import Home
 from derlink.iec61850.centre import ControlCentre
 from derlink.iec61850.dispatch import Dispatcher
@@ -62,6 +66,9 @@ class IedStory:
     fleet_sim: IedFleet | None = None
     centre: ControlCentre | None = None
     dispatcher: Dispatcher | None = None
+    e2e: bool = True
+    _centre_e2e: CentreE2e | None = None
+    _ied_e2e: list[E2eProtector] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
@@ -115,6 +122,10 @@ class IedStory:
             )
         )
         self.centre = ControlCentre(endpoint, request_timeout=10.0)
+        if self.e2e:
+            self._centre_e2e = protect_centre(
+                endpoint, self.home, passphrase=passphrase, audit=log.append
+            )
         await self.centre.start()
         self.fleet_sim = IedFleet(
             self.records,
@@ -125,6 +136,16 @@ class IedStory:
             tz_hours=tz_hours,
             measurement_interval=2.0,
         )
+        if self.e2e:
+            self._ied_e2e = protect_simulated(
+                self.home,
+                [
+                    (i.record.prefix, f"{i.record.jid}/{IED_RESOURCE}", i.runtime)
+                    for i in self.fleet_sim.ieds
+                ],
+                kdc_jid=str(endpoint.jid),
+                passphrase=passphrase,
+            )
         started = await self.fleet_sim.start()
         self.centre.watch(f"{r.jid}/{IED_RESOURCE}" for r in self.records)
         self.dispatcher = Dispatcher(fleet, log, self.centre)
@@ -174,6 +195,10 @@ class IedStory:
             await self.fleet_sim.stop()
         if self.centre is not None:
             await self.centre.stop()
+        for protector in self._ied_e2e:
+            await protector.close()
+        if self._centre_e2e is not None:
+            await self._centre_e2e.close()
 
 
 __all__ = ["IedStory", "start_xmpp"]

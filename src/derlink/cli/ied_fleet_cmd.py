@@ -7,6 +7,11 @@ against derlink's XMPP server (``derlink xmpp serve``), printing a summary line.
 ``ied dispatch`` is the control-centre side: one XMPP session as the centre, following the
 fleet's controls and turning them into 61850 operations on the IEDs of the targeted groups
 (:mod:`derlink.iec61850.dispatch`), with responses recorded and audited like 2030.5 ones.
+
+Both protect end to end by default (``--no-e2e`` turns it off on both sides): every MMS payload
+is sealed in a session between the centre and each IED, with end-to-end certificates issued
+once from the data directory's PKI (the centre's with the OPERATOR role, which the IEDs check);
+see :mod:`derlink.cli.e2e_opts`. A first handshake costs about 6 ms per IED.
 """
 
 from __future__ import annotations
@@ -61,6 +66,12 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 @click.option("--duration", type=DURATION, help="Stop after this long (default: Ctrl-C).")
 @click.option("--every", type=DURATION, default=5.0, show_default=True, help="Summary period.")
 @click.option("--enrol-only", is_flag=True, help="Enrol the IEDs and exit.")
+@click.option(
+    "--e2e/--no-e2e",
+    default=True,
+    show_default=True,
+    help="Protect every MMS payload end to end (as 'ied dispatch' does by default).",
+)
 @pass_ctx
 def sim(
     ctx: CliContext,
@@ -72,12 +83,16 @@ def sim(
     duration: float | None,
     every: float,
     enrol_only: bool,
+    e2e: bool,
 ) -> None:
     """Run IEDS simulated IEC 61850 DER IEDs in GROUPS feeders over XMPP."""
     from datetime import UTC, datetime
 
+    from derlink.cli.e2e_opts import protect_simulated
     from derlink.cli.fleet import run
-    from derlink.sim.iedfleet import IedFleet, enrol_ieds
+    from derlink.e2e.xmpp import E2eProtector
+    from derlink.iec61850.ied import DEFAULT_CENTRE_RESOURCE
+    from derlink.sim.iedfleet import IED_RESOURCE, IedFleet, enrol_ieds
     from derlink.sim.runner import rss_bytes
 
     home = ctx.home.require()
@@ -109,9 +124,23 @@ def sim(
         fleet = IedFleet(
             records, host=host, port=port, cafile=_ca_bundle(ctx), centres=[centre_jid]
         )
+        protectors: list[E2eProtector] = []
+        if e2e:
+            protectors = protect_simulated(
+                home,
+                [
+                    (i.record.prefix, f"{i.record.jid}/{IED_RESOURCE}", i.runtime)
+                    for i in fleet.ieds
+                ],
+                kdc_jid=f"{centre_jid}/{DEFAULT_CENTRE_RESOURCE}",
+                passphrase=ctx.passphrase(),
+            )
         up = await fleet.start()
         per_ied = (rss_bytes() - before) / max(up, 1)
-        click.echo(f"{up}/{len(records)} IEDs online on {host}:{port}, obeying {centre_jid}")
+        protection = "end-to-end protected" if e2e else "NOT end-to-end protected"
+        click.echo(
+            f"{up}/{len(records)} IEDs online on {host}:{port}, obeying {centre_jid} ({protection})"
+        )
         end = None if duration is None else time.monotonic() + duration
         try:
             while not stop.is_set() and (end is None or time.monotonic() < end):
@@ -127,6 +156,8 @@ def sim(
                 )
         finally:
             await fleet.stop()
+            for protector in protectors:
+                await protector.close()
         click.echo(f"memory: {per_ied / 1024:.0f} KiB per simulated IED (RSS)")
 
     asyncio.run(go())
@@ -142,6 +173,19 @@ def sim(
 @click.option("--server", help="XMPP server as HOST:PORT (default: [xmpp] host and port).")
 @click.option("--centre", help="The centre's JID (default: first [xmpp] admin).")
 @click.option("--interval", type=DURATION, default=0.5, show_default=True)
+@click.option(
+    "--e2e/--no-e2e",
+    default=True,
+    show_default=True,
+    help="Protect every MMS payload end to end (the IEDs must too: 'ied sim' does by default).",
+)
+@click.option(
+    "--e2e-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The centre's end-to-end certificate naming its JID, with IEC 62351-8 roles "
+    "(default: issued once into the data directory with the OPERATOR role).",
+)
+@click.option("--e2e-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_ctx
 def dispatch(
     ctx: CliContext,
@@ -151,11 +195,15 @@ def dispatch(
     server: str | None,
     centre: str | None,
     interval: float,
+    e2e: bool,
+    e2e_cert: Path | None,
+    e2e_key: Path | None,
 ) -> None:
     """Follow the fleet's controls and carry them out on the 61850 IEDs (Ctrl-C stops)."""
     from datetime import UTC, datetime
 
     from derlink.audit.service import open_audit_log
+    from derlink.cli.e2e_opts import CentreE2e, protect_centre
     from derlink.cli.fleet import detector
     from derlink.control.service import FleetService
     from derlink.iec61850.centre import ControlCentre
@@ -196,13 +244,28 @@ def dispatch(
         control_centre = ControlCentre(endpoint)
         async with open_audit_log(home, ctx.database_url, write=True) as log:
             fleet = FleetService(log.db, log, detector=detector(ctx))
+            protection: CentreE2e | None = None
+            if e2e:
+                protection = protect_centre(
+                    endpoint,
+                    home,
+                    passphrase=ctx.passphrase(),
+                    cert=e2e_cert,
+                    key=e2e_key,
+                    audit=log.append,
+                )
             await control_centre.start()
             await watch_ieds(control_centre, await all_ieds(log.db))
             dispatcher = Dispatcher(fleet, log, control_centre, actor=ctx.actor)
-            click.echo(f"61850 dispatch as {endpoint.jid} on {host}:{port}; Ctrl-C stops it")
+            protected = "end-to-end protected" if e2e else "NOT end-to-end protected"
+            click.echo(
+                f"61850 dispatch as {endpoint.jid} on {host}:{port} ({protected}); Ctrl-C stops it"
+            )
             try:
                 await dispatcher.run(stop, interval=interval)
             finally:
                 await control_centre.stop()
+                if protection is not None:
+                    await protection.close()
 
     asyncio.run(go())

@@ -34,6 +34,7 @@ from derlink.pki import (
     parse_role,
     summarise,
 )
+from derlink.pki.checks import xmpp_addrs
 from derlink.pki.clock import iso
 from derlink.rbac.credentials import issue_local_admin
 
@@ -85,6 +86,7 @@ def _issued_json(issued: Issued, paths: tuple[Path, Path]) -> dict[str, Any]:
         "sfdi": issued.sfdi,
         "hardware_serial": summary.hardware_serial,
         "roles": [r.name.lower() for r in summary.roles],
+        "xmpp_addresses": list(_xmpp_addresses(cert)),
         "not_before": iso(cert.not_valid_before_utc),
         "not_after": iso(cert.not_valid_after_utc),
         "certificate_file": str(paths[0]),
@@ -92,9 +94,17 @@ def _issued_json(issued: Issued, paths: tuple[Path, Path]) -> dict[str, Any]:
     }
 
 
+def _xmpp_addresses(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        return xmpp_addrs(cert)
+    except CertificateError:
+        return ()
+
+
 @click.group()
 def pki() -> None:
-    """The PKI: 2030.5 device, server, operator and aggregator certificates, revocation, CRLs."""
+    """The PKI: 2030.5 device, server, operator, aggregator and end-to-end certificates,
+    revocation, CRLs."""
 
 
 @pki.command("init")
@@ -161,6 +171,8 @@ def _issue_and_report(
     data = _issued_json(issued, paths)
     details = {k: data[k] for k in ("profile", "subject", "lfdi", "sfdi", "roles")}
     details["hardware_serial"] = data["hardware_serial"]
+    if data["xmpp_addresses"]:
+        details["xmpp_addresses"] = data["xmpp_addresses"]
     target = f"cert:{issued.serial_number:X}"
     ctx.audit(_event(ctx, "pki.issue", target, "PKI:Issue.1", details))
     if as_json:
@@ -175,6 +187,7 @@ def _print_issued(data: dict[str, Any]) -> None:
         ("subject", data["subject"]),
         ("hardware serial", data["hardware_serial"]),
         ("roles", ", ".join(data["roles"])),
+        ("JID", ", ".join(data["xmpp_addresses"])),
         ("LFDI", data["lfdi"]),
         ("SFDI", data["sfdi"]),
         ("valid until", data["not_after"]),
@@ -302,6 +315,68 @@ _register_person(
     Profile.AGGREGATOR,
     "A client certificate for the aggregator NAME with IEC 62351-8 roles (clientAuth).",
 )
+
+
+@issue.command("e2e")
+@click.argument("name")
+@click.option(
+    "--xmpp",
+    "xmpp_address",
+    default=None,
+    help="Bare JID (local@domain) the holder speaks from: an end-to-end peer must use it.",
+)
+@click.option(
+    "--hardware-serial",
+    default=None,
+    help="Hardware serial of the device, as in its 2030.5 device certificate.",
+)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    help="IEC 62351-8 role, repeatable (a control centre or operator; IEDs need none).",
+)
+@click.option(
+    "--aor",
+    default="derlink",
+    show_default=True,
+    help="IEC 62351-8 area of responsibility of the roles.",
+)
+@click.option("--days", default=365, show_default=True, help="Validity in days.")
+@_output_options
+@pass_ctx
+def issue_e2e(
+    ctx: CliContext,
+    name: str,
+    xmpp_address: str | None,
+    hardware_serial: str | None,
+    roles: tuple[str, ...],
+    aor: str,
+    days: int,
+    prefix: Path | None,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """An end-to-end certificate for NAME: signs IEC 62351-4-style session handshakes and
+    receives group keys (never a TLS certificate).
+
+    Give --xmpp with the holder's JID (an IED's or a control centre's): peers refuse a session
+    whose certificate names another JID. The roles decide what a centre may do at an IED.
+    """
+    parsed = [parse_role(r) for r in roles]
+
+    def make(p: Pki, now: datetime) -> Issued:
+        return p.issue_e2e(
+            name,
+            roles=parsed or None,
+            xmpp_address=xmpp_address,
+            hardware_serial=hardware_serial,
+            now=now,
+            validity_days=days,
+            area_of_responsibility=aor,
+        )
+
+    _issue_and_report(ctx, _default_prefix(prefix, name), overwrite, as_json, make)
 
 
 @issue.command("signer")

@@ -1,0 +1,170 @@
+"""``derlink ied run`` with end-to-end protection: the product command, as a process.
+
+The centre holds an end-to-end certificate with roles; the IED process gets its own end-to-end
+certificate, the trust anchor and the CRL files. Requests, reports, controls and group commands
+(with group keys from the centre) work; the server sees no MMS; bad options are one error line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from derlink.e2e import Credentials, PkiVerifier
+from derlink.e2e.groupxmpp import GroupKeyDistributor
+from derlink.e2e.xmpp import E2eProtector
+from derlink.home import Home
+from derlink.iec61850.acsi.client import analogue
+from derlink.iec61850.acsi.errors import ServiceError, ServiceErrorClass
+from derlink.iec61850.centre import ControlCentre
+from derlink.iec61850.mms import data as mms_data
+from derlink.iec61850.model.refs import FC
+from derlink.pki import Pki, Role
+from support.cli import Cli
+from support.xmpp import ADMIN, XmppService
+
+from .conftest import endpoint_for
+from .test_ied_cli import derlink_command
+
+NAME = "E2EIED"
+LD = f"{NAME}LD0"
+SETTING = f"{LD}/DECP1.WExpLim.setMag.f"
+DESCRIPTION = f"{LD}/LLN0.NamPlt.d"
+
+
+def _float(value: float) -> tuple[str, object]:
+    return ("floating-point", mms_data.to_data(mms_data.td_float32(), value)[1])
+
+
+@pytest.mark.xmpp
+async def test_ied_run_end_to_end(prosody_server: XmppService, tmp_path: Path) -> None:
+    service = prosody_server
+    tag = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    ied_jid, cert, key = service.client(f"e2e-ied-{tag}", "ied")
+    ied_bare = ied_jid.partition("/")[0]
+    service.pki.issue_e2e(f"ied {tag}", xmpp_address=ied_bare, now=now).write(tmp_path / "ied")
+    end = endpoint_for(service, ADMIN, f"centre-{tag}", request_timeout=10.0)
+    issued = service.pki.issue_e2e(
+        f"centre {tag}", xmpp_address=end.bare, roles=[Role.OPERATOR], now=now
+    )
+    protector = E2eProtector(Credentials.from_issued(issued), PkiVerifier(service.pki))
+    protector.attach(end)
+    kdc = GroupKeyDistributor(protector)
+    centre = ControlCentre(end, ieds=[ied_jid], muc_service=service.muc_service)
+    await centre.start()
+    crls = [arg for path in service.pki.paths.crls for arg in ("--crl", str(path))]
+    process = await asyncio.create_subprocess_exec(
+        *derlink_command(),
+        "--home",
+        str(tmp_path / "no-home"),
+        "ied",
+        "run",
+        "--ied-name",
+        NAME,
+        "--jid",
+        ied_bare,
+        "--cert",
+        str(cert),
+        "--key",
+        str(key),
+        "--ca",
+        str(service.ca_file),
+        "--server",
+        f"{service.host}:{service.port}",
+        "--centre",
+        str(end.jid),
+        "--e2e-cert",
+        str(tmp_path / "ied.pem"),
+        "--e2e-key",
+        str(tmp_path / "ied.key"),
+        *crls,
+        "--require-e2e",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        line = await asyncio.wait_for(process.stderr.readline(), 30)
+        while b"online" not in line:
+            assert line, "derlink ied run exited before coming online"
+            line = await asyncio.wait_for(process.stderr.readline(), 30)
+        assert b"(end-to-end protected)" in line
+        await centre.presence.wait(ied_jid, timeout=10)
+        await centre.associate(ied_jid)
+        assert protector.session(ied_jid) is not None
+        assert await centre.server_directory(ied_jid) == [LD]
+        # the operator's role allows a control, not a configuration change
+        assert (await centre.sbo_operate(ied_jid, f"{LD}/DWMX1.WMaxSptPct", analogue(40.0))).success
+        with pytest.raises(ServiceError) as denied:
+            await centre.write(ied_jid, DESCRIPTION, FC.DC, ("visible-string", "x"))
+        assert denied.value.service_class is ServiceErrorClass.ACCESS_VIOLATION
+        # a group command through the room, under the group key the IED got from the centre
+        room = await centre.create_group(f"e2e-{tag}", [ied_jid])
+        await kdc.create_group(room, [ied_jid])
+        centre.group_write(f"e2e-{tag}", SETTING, FC.SP, _float(1234.0))
+        for _ in range(100):
+            if await centre.read(ied_jid, SETTING, FC.SP) == 1234.0:
+                break
+            await asyncio.sleep(0.05)
+        assert await centre.read(ied_jid, SETTING, FC.SP) == 1234.0
+        assert kdc.delivered  # the key package went to the IED inside its session
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+        rest = await process.stderr.read()
+        assert b"IED stopped" in rest and b"Traceback" not in rest
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await centre.stop()
+        await protector.close()
+
+
+def _pki_files(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    pki = Pki.create(tmp_path / "pki", passphrase=None, now=datetime.now(UTC))
+    issued = pki.issue_e2e("ied", xmpp_address="ied@derlink.local", now=datetime.now(UTC))
+    issued.write(tmp_path / "e2e")
+    return tmp_path / "e2e.pem", tmp_path / "e2e.key", pki.paths.ca_bundle, pki.paths.crls[0]
+
+
+BAD = [
+    (["--require-e2e"], "end-to-end protection is required"),
+    (["--e2e-cert", "{cert}"], "give both --e2e-cert and --e2e-key"),
+    (["--e2e-cert", "{cert}", "--e2e-key", "{key}"], "give --crl"),
+    (["--e2e-cert", "{cert}", "--e2e-key", "{cert}", "--crl", "{crl}"], "key"),
+    (["--e2e-cert", "{ca}", "--e2e-key", "{key}", "--crl", "{crl}"], "not the key"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD)
+def test_bad_end_to_end_options_are_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    cert, key, ca, crl = _pki_files(tmp_path)
+    names = {"cert": cert, "key": key, "ca": ca, "crl": crl}
+    args = [a.format(**names) for a in extra]
+    result = Cli(Home(tmp_path / "no-home"), capsys)(
+        "ied", "run", "--jid", "ied@derlink.local", "--cert", str(cert), "--key", str(key),
+        "--ca", str(ca), "--server", "127.0.0.1:1", *args,
+    )  # fmt: skip
+    assert result.code != 0 and result.err.startswith("error: "), result.err
+    assert result.err.count("\n") == 1 and message in result.err, result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_certificate_of_another_jid_is_refused_before_logging_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert, key, ca, crl = _pki_files(tmp_path)
+    result = Cli(Home(tmp_path / "no-home"), capsys)(
+        "ied", "run", "--jid", "other@derlink.local", "--cert", str(cert), "--key", str(key),
+        "--ca", str(ca), "--server", "127.0.0.1:1", "--e2e-cert", str(cert), "--e2e-key",
+        str(key), "--crl", str(crl),
+    )  # fmt: skip
+    assert result.code != 0 and result.err.count("\n") == 1
+    assert "names ied@derlink.local, not other@derlink.local" in result.err
