@@ -1,19 +1,18 @@
 """End-to-end protection over a real XMPP server: added latency per protected request.
 
-Workload: a derlink-run XMPP server (Prosody by default, ``--server ejabberd``) with a fresh
-PKI in a temporary directory; a control-centre endpoint and an IED endpoint logged in with
+Workload: a derlink-run XMPP server (Prosody by default, ``--server ejabberd``) with a fresh PKI
+in a temporary directory; a control-centre endpoint and an IED endpoint logged in with
 certificates (TLS 1.2+, SASL EXTERNAL). The IED echoes every request. Payload: an MMS Read
 request of ``DECP1$SP$WExpLim$setMag$f`` in XER (the 8-2 payload, ~0.5 KB). Three pairs of
 endpoints: unprotected (hop-to-hop TLS only, the XER travels as XML), opaque (the same bytes
 base64 in ``<sealed/>``, no crypto: the protected wire shape) and protected
-(:class:`derlink.e2e.xmpp.E2eProtector` on both ends, AES-256-GCM records both ways, base64 in
-``<sealed/>``); the handshake runs first and is timed separately. Method: N requests one at a
-time (round trip through the server), wall clock around each (time.perf_counter), after 50
-warm-up requests; pairs measured in alternating blocks of 100 so all see the same machine load.
-Prints p50/p99/mean of each and the differences: protected minus opaque is what the end-to-end
-crypto and record overhead add per request (seal + open at both ends); protected minus
-unprotected also counts the change of stanza shape (base64 text instead of an XML tree).
-"""
+(:class:`derlink.iec61850.protection.E2eProtector` on both ends, AES-256-GCM records both ways,
+base64 in ``<sealed/>``); the handshake runs first and is timed separately. Method: N requests
+one at a time (round trip through the server), wall clock around each (time.perf_counter), after
+50 warm-up requests; pairs measured in alternating blocks of 100 so all see the same machine
+load. Prints p50/p99/mean of each and the differences: protected minus opaque is what the end-
+to-end crypto and record overhead add per request (seal + open at both ends); protected minus
+unprotected also counts the change of stanza shape (base64 text instead of an XML tree)."""
 
 from __future__ import annotations
 
@@ -29,9 +28,9 @@ from pathlib import Path
 
 from derlink.config import DEFAULT_TOML
 from derlink.e2e import AnchorVerifier, Credentials, PkiVerifier
-from derlink.e2e.xmpp import E2eProtector
 from derlink.home import Home
 from derlink.iec61850.mms.codec import MMS_NS, encode_payload
+from derlink.iec61850.protection import E2eProtector
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
 from derlink.iec61850.xmpp.server import XmppServer, XmppSettings, backend_module
 from derlink.pki import Pki, Role

@@ -21,7 +21,6 @@ from derlink.cli.e2e_opts import (
     stored_credentials,
 )
 from derlink.e2e import Credentials, PkiVerifier
-from derlink.e2e.xmpp import E2eProtector
 from derlink.home import Home
 from derlink.iec61850.acsi.client import analogue
 from derlink.iec61850.acsi.server import IedServer
@@ -31,6 +30,7 @@ from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.model.der import load_der_ied
 from derlink.iec61850.model.refs import FC, ObjectReference
 from derlink.iec61850.model.store import ValueStore
+from derlink.iec61850.protection import E2eProtector
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
 from derlink.pki import Pki, Role
 from derlink.pki.checks import xmpp_addrs

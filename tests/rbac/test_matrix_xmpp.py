@@ -26,7 +26,6 @@ from derlink.audit.event import AuditEvent, Outcome
 from derlink.cli.e2e_opts import E2eSettings
 from derlink.cli.ied_cmd import IedStack, build_ied
 from derlink.e2e import Credentials, PkiVerifier
-from derlink.e2e.xmpp import E2eProtector
 from derlink.errors import DerlinkError
 from derlink.iec61850.acsi.client import analogue
 from derlink.iec61850.acsi.errors import ServiceError, ServiceErrorClass
@@ -34,6 +33,7 @@ from derlink.iec61850.centre import ControlCentre
 from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.model.der import load_der_ied
 from derlink.iec61850.model.refs import FC, ObjectReference
+from derlink.iec61850.protection import E2eProtector
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
 from derlink.pki import Role
 from support.xmpp import XmppService, prosody_server  # noqa: F401

@@ -21,15 +21,15 @@ from unittest import mock
 
 import support.xmpp
 from derlink.e2e import AnchorVerifier, Credentials, PkiVerifier
-from derlink.e2e.groupxmpp import GroupKeyDistributor, GroupKeyReceiver
-from derlink.e2e.xmpp import E2eProtector, acsi_authorizer
 from derlink.home import write_public
 from derlink.iec61850.acsi.server import IedServer
 from derlink.iec61850.centre import ControlCentre
+from derlink.iec61850.groupkeys import GroupKeyDistributor, GroupKeyReceiver
 from derlink.iec61850.ied import IedRuntime, SimulatedDriver
 from derlink.iec61850.model.der import load_der_ied
 from derlink.iec61850.model.nodes import ServerModel
 from derlink.iec61850.model.store import ValueStore
+from derlink.iec61850.protection import E2eProtector, acsi_authorizer
 from derlink.iec61850.xmpp import ejabberd
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
 from derlink.iec61850.xmpp.server import XmppServer

@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from derlink.e2e import Revoked, records
-from derlink.e2e.xmpp import HandshakeFailed, NoSession
 from derlink.iec61850.acsi.client import analogue
 from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.model.refs import FC, ObjectReference
+from derlink.iec61850.protection import HandshakeFailed, NoSession
 from derlink.iec61850.xmpp.endpoint import Endpoint, StanzaError, seal
 from derlink.pki import Role
 from security.rig import (

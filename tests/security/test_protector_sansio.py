@@ -21,7 +21,7 @@ from derlink.e2e import (
     PkiVerifier,
     UnexpectedPeer,
 )
-from derlink.e2e.xmpp import E2eProtector, NoSession, element, parse_element
+from derlink.iec61850.protection import E2eProtector, NoSession, element, parse_element
 from derlink.pki import Pki, Role
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

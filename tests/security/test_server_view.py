@@ -10,12 +10,12 @@ import uuid
 import pytest
 
 from derlink.audit.event import Outcome
-from derlink.e2e.xmpp import E2E_NS
 from derlink.iec61850.acsi.client import analogue
 from derlink.iec61850.acsi.errors import AcsiError
 from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.mms.codec import MMS_NS
 from derlink.iec61850.model.refs import FC, ObjectReference
+from derlink.iec61850.protection import E2E_NS
 from derlink.iec61850.xmpp.endpoint import SEALED_NS
 from derlink.pki import Role
 from security.rig import CONTROL, LD, SETTING, Rig, ServerView, make_rig, until

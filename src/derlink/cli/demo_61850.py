@@ -24,10 +24,10 @@ from derlink.cli.e2e_opts import CentreE2e, protect_centre, protect_simulated
 from derlink.config import Config
 from derlink.control.service import FleetService
 from derlink.domain import ResponseStatus
-from derlink.e2e.xmpp import E2eProtector
 from derlink.home import Home
 from derlink.iec61850.centre import ControlCentre
 from derlink.iec61850.dispatch import Dispatcher
+from derlink.iec61850.protection import E2eProtector
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
 from derlink.iec61850.xmpp.server import XmppServer, XmppSettings
 from derlink.pki import Pki, Role

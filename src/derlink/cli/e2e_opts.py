@@ -34,11 +34,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from derlink.e2e import AnchorVerifier, Credentials, PkiVerifier
-from derlink.e2e.groupxmpp import GroupKeyDistributor, GroupKeyReceiver
-from derlink.e2e.xmpp import AuditSink, E2eProtector, acsi_authorizer
 from derlink.errors import DerlinkError
 from derlink.home import Home
+from derlink.iec61850.groupkeys import GroupKeyDistributor, GroupKeyReceiver
 from derlink.iec61850.ied import IedRuntime
+from derlink.iec61850.protection import AuditSink, E2eProtector, acsi_authorizer
 from derlink.iec61850.xmpp.endpoint import Endpoint
 from derlink.pki import (
     CertificateError,

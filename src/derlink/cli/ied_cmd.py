@@ -22,9 +22,8 @@ from derlink.cli.e2e_opts import (
     make_protector,
     protect_ied,
 )
-from derlink.e2e.groupxmpp import GroupKeyReceiver
-from derlink.e2e.xmpp import E2eProtector
 from derlink.iec61850.acsi.server import IedServer
+from derlink.iec61850.groupkeys import GroupKeyReceiver
 from derlink.iec61850.ied import (
     DEFAULT_CENTRE_RESOURCE,
     AuditSink,
@@ -34,6 +33,7 @@ from derlink.iec61850.ied import (
 )
 from derlink.iec61850.model.nodes import ServerModel
 from derlink.iec61850.model.store import ValueStore
+from derlink.iec61850.protection import E2eProtector
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
 from derlink.rbac import Policy
 from derlink.rbac.policy import DEFAULT_POLICY

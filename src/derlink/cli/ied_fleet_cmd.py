@@ -90,8 +90,8 @@ def sim(
 
     from derlink.cli.e2e_opts import protect_simulated
     from derlink.cli.fleet import run
-    from derlink.e2e.xmpp import E2eProtector
     from derlink.iec61850.ied import DEFAULT_CENTRE_RESOURCE
+    from derlink.iec61850.protection import E2eProtector
     from derlink.sim.iedfleet import IED_RESOURCE, IedFleet, enrol_ieds
     from derlink.sim.runner import rss_bytes
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from derlink.e2e import Credentials, PkiVerifier
-from derlink.e2e.groupxmpp import GroupKeyDistributor
-from derlink.e2e.xmpp import E2eProtector
 from derlink.home import Home
 from derlink.iec61850.acsi.client import analogue
 from derlink.iec61850.acsi.errors import ServiceError, ServiceErrorClass
 from derlink.iec61850.centre import ControlCentre
+from derlink.iec61850.groupkeys import GroupKeyDistributor
 from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.model.refs import FC
+from derlink.iec61850.protection import E2eProtector
 from derlink.pki import Pki, Role
 from support.cli import Cli
 from support.xmpp import ADMIN, XmppService

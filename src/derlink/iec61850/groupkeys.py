@@ -3,9 +3,9 @@
 The control centre runs the key distribution centre (:class:`GroupKeyDistributor` around a
 sans-IO :class:`~derlink.e2e.group.GroupKeyServer`); every IED runs a
 :class:`GroupKeyReceiver`. Key packages only ever travel sealed (confidential) inside the
-member's pairwise session (``<iq><e2e kind="kdc"/></iq>``, see :mod:`derlink.e2e.xmpp`), so the
-XMPP server never sees a group key, and an IED installs packages only from the session whose
-authenticated peer is the configured KDC.
+member's pairwise session (``<iq><e2e kind="kdc"/></iq>``, see
+:mod:`derlink.iec61850.protection`), so the XMPP server never sees a group key, and an IED
+installs packages only from the session whose authenticated peer is the configured KDC.
 
 - push: admitting a member, the scheduled change to the future key (``tick``), and every
   rollover send the package to each member (the member answers with an empty iq result);
@@ -42,7 +42,7 @@ from derlink.e2e.group import (
     refusal,
 )
 from derlink.e2e.identity import PeerIdentity
-from derlink.e2e.xmpp import E2eProtector, HandshakeFailed
+from derlink.iec61850.protection import E2eProtector, HandshakeFailed
 from derlink.iec61850.xmpp.endpoint import XmppError
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@
 endpoint. It runs one IEC 62351-4-style session (:class:`~derlink.e2e.session.Session`) per peer
 bare JID and seals every payload the endpoint carries (MMS requests and responses in ``<iq>``,
 reports in ``<message>``) into a confidential data record; group traffic (a MUC room's bare JID)
-is sealed with the room's group key (:mod:`derlink.e2e.groupxmpp`).
+is sealed with the room's group key (:mod:`derlink.iec61850.groupkeys`).
 
 Wire format, in the namespace ``urn:derlink:e2e`` (:data:`E2E_NS`), base64 of the binary
 message of :mod:`derlink.e2e` inside one element::
@@ -86,7 +86,7 @@ E2E_NS = "urn:derlink:e2e"
 E2E_TAG = f"{{{E2E_NS}}}e2e"
 KIND_HANDSHAKE = "handshake"
 KIND_KDC = "kdc"
-SOURCE = "derlink.e2e.xmpp"
+SOURCE = "derlink.iec61850.protection"
 #: Largest base64 text accepted in an ``<e2e/>`` element (a handshake token is at most 32 KiB).
 MAX_TEXT = (MAX_TOKEN + records.OVERHEAD) * 4 // 3 + 4
 
