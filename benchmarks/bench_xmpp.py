@@ -10,14 +10,17 @@ Method, wall clock on this machine, everything (server, centre, IEDs) on the sam
 - iq round trip: ``--iq`` sequential ACSI GetDataValues (MMXU1.TotW) from the centre to one
   IED, each an MMS read in an ``<iq type="set">`` through the server and its result back;
   p50/p99. Then the same reads 8 at a time to each of up to 100 IEDs: reads per second.
-- group command: the centre creates a MUC room with all N IEDs as members (on ejabberd, rooms
-  of 199: its mod_muc admits 200 occupants unless configured), waits until all joined, then
-  sends one SetDataValues (DECP1.WExpLim, export limit) as one groupchat per room; the
-  time from sending to the moment each IED's value store holds the new value (a listener on
-  each store, same clock); ``--repeat`` commands, p50 / max of the time to reach all N.
+- group command: the centre creates one MUC room with all N IEDs as members (derlink's
+  configuration lets an ejabberd room hold 10,000 occupants; ``--room-size`` splits the group
+  to compare), waits until all joined, then sends one SetDataValues (DECP1.WExpLim, export
+  limit) as one groupchat per room; the time from sending to the moment each IED's value store
+  holds the new value (a listener on each store, same clock); ``--repeat`` commands, p50 / max
+  of the time to reach all N. Rooms broadcast the moderator's presence only (derlink's room
+  configuration); ``--broadcast all`` broadcasts every occupant's, to measure what that costs.
 - reports: every IED's BRCB ``brcbMeas01`` enabled (data change); then ``--repeat`` bursts in
   which every IED's MMXU1.TotW changes at once (written into its value store as its driver
-  would), so each sends one report through the server; reports received by the centre divided
+  would, then :meth:`IedRuntime.process_changed`), so each sends one report through the
+  server; reports received by the centre divided
   by the time until the last one arrived. (A steady integrity period on all IEDs saturates this
   single process, which encodes and decodes both ends, before the server.)
 - memory: process RSS growth per IED once all are logged in (IED objects and sessions), and
@@ -49,7 +52,7 @@ from derlink.iec61850.mms.data import td_float32, to_data
 from derlink.iec61850.model.refs import FC, FCDA, ObjectReference
 from derlink.iec61850.model.store import Change
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
-from derlink.iec61850.xmpp.muc import ROOM_CONFIG
+from derlink.iec61850.xmpp.muc import ROLES, ROOM_CONFIG
 from derlink.iec61850.xmpp.server import XmppServer, XmppSettings, backend_module
 from derlink.pki import Pki
 from derlink.sim.iedfleet import IED_RESOURCE, IedFleet, IedRecord, SharedModel
@@ -57,9 +60,6 @@ from derlink.sim.runner import rss_bytes
 
 DOMAIN = "derlink.local"
 ADMIN = f"centre@{DOMAIN}"
-EJABBERD_ROOM_MAX = 199
-"""ejabberd's mod_muc admits 200 occupants per room unless configured (max_users): the IEDs
-of a larger group are spread over rooms of 199 plus the centre."""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -214,7 +214,7 @@ async def group_command(
     kind: str, centre: ControlCentre, fleet: IedFleet, args: argparse.Namespace
 ) -> None:
     n = len(fleet.ieds)
-    size = args.room_size or (EJABBERD_ROOM_MAX if kind == "ejabberd" else n)
+    size = args.room_size or n
     bares = [i.record.jid for i in fleet.ieds]
     tag = uuid.uuid4().hex[:6]
     t0 = time.perf_counter()
@@ -223,14 +223,14 @@ async def group_command(
         name = f"bench-{tag}-{k // size}"
         room = f"{name}@{centre.muc_service}"
         members = bares[k : k + size]
-        if args.broadcast == "all":
+        if args.broadcast == "moderator":  # derlink's rooms: joins cost O(N), not O(N^2)
             await centre.create_group(name, members, wait=False)
-        else:  # occupants see the moderator's presence only: joins cost O(N), not O(N^2)
+        else:  # every occupant's presence reaches every occupant
             await centre.muc.join(room)
-            config = {**ROOM_CONFIG, "muc#roomconfig_presencebroadcast": "moderator"}
-            await centre.muc.configure(room, config)
-            for c in range(0, len(members), 50):  # Prosody stores the room at every grant
-                await centre.muc.add_members(room, members[c : c + 50], timeout=120)
+            await centre.muc.configure(
+                room, {**ROOM_CONFIG, "muc#roomconfig_presencebroadcast": ROLES}
+            )
+            await centre.muc.add_members(room, members, timeout=120)
             centre.groups[name] = room
         names.append(name)
     joined = list(fleet.ieds)
@@ -320,12 +320,10 @@ async def reports(
     await asyncio.sleep(1.0)
     rates = []
     for burst in range(args.repeat):
-        for link in centre.links.values():
-            link.reports.clear()  # the centre keeps every report it received
         start, t0 = counted[0], time.perf_counter()
         for ied in fleet.ieds:
             ied.runtime.server.store.set(total_w, 100_000.0 + burst)
-            ied.runtime._after_server()  # what its timer loop does after a driver sample
+            ied.runtime.process_changed()  # report now, not at the next measurement
         deadline = time.monotonic() + 60
         while counted[0] - start < enabled and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
@@ -387,6 +385,6 @@ if __name__ == "__main__":
         help="whose presence a room broadcasts (all: every join reaches every occupant)",
     )
     parser.add_argument(
-        "--room-size", type=int, default=0, help="IEDs per MUC room (default: ejabberd 199)"
+        "--room-size", type=int, default=0, help="IEDs per MUC room (default: all in one)"
     )
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -72,6 +72,12 @@ class XmppConfig(_Section):
         description="Bare JIDs of the control centre: the only ones creating MUC rooms and "
         "PubSub nodes (a TOML list).",
     )
+    max_room_occupants: int = Field(
+        default=10_000,
+        ge=2,
+        le=1_000_000,
+        description="Occupants one MUC room (one DER group) admits (ejabberd max_users).",
+    )
 
 
 class PrivateRoleConfig(_Section):

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,11 @@ AssociationListener = Callable[[str, str], None]
 """(IED JID, new state: 'associated' | 'lost' | 'failed' | 'released')"""
 
 
+DEFAULT_REPORT_HISTORY = 1000
+"""Reports (and CommandTerminations) the centre keeps per IED: the latest ones, for a look back;
+everything received goes to the ``on_report`` listeners, which is where reports are consumed."""
+
+
 class CentreError(DerlinkError):
     """A control-centre operation cannot be carried out (unknown IED, no association...)."""
 
@@ -70,12 +76,17 @@ class _Rcb:
 
 @dataclass
 class IedLink:
-    """The centre's view of one IED: its association and what it has received from it."""
+    """The centre's view of one IED: its association and the latest of what it received from
+    it (bounded: a centre runs for months; listeners see everything)."""
 
     jid: str
     client: AcsiClient
-    reports: list[ReceivedReport] = field(default_factory=list)
-    terminations: list[CommandTerminated] = field(default_factory=list)
+    reports: deque[ReceivedReport] = field(
+        default_factory=lambda: deque(maxlen=DEFAULT_REPORT_HISTORY)
+    )
+    terminations: deque[CommandTerminated] = field(
+        default_factory=lambda: deque(maxlen=DEFAULT_REPORT_HISTORY)
+    )
     rcbs: dict[str, _Rcb] = field(default_factory=dict)
     waiters: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
     association: asyncio.Future[None] | None = None
@@ -102,10 +113,15 @@ class ControlCentre:
         max_outstanding: int = 8,
         request_timeout: float | None = None,
         auto_reassociate: bool = True,
+        report_history: int = DEFAULT_REPORT_HISTORY,
     ) -> None:
+        if report_history < 0:
+            raise CentreError(f"report_history {report_history} is negative")
         self.endpoint = endpoint
         endpoint.add_payload_namespace(MMS_NS)
         self.max_outstanding = max_outstanding
+        self.report_history = report_history
+        """The latest reports and CommandTerminations kept per IED (``IedLink.reports``)."""
         self.request_timeout = request_timeout
         self.auto_reassociate = auto_reassociate
         self.links: dict[str, IedLink] = {}
@@ -164,7 +180,12 @@ class ControlCentre:
         link = self.links.get(jid)
         if link is None:
             client = AcsiClient(max_outstanding=self.max_outstanding, clock=time.time)
-            link = self.links[jid] = IedLink(jid, client)
+            link = self.links[jid] = IedLink(
+                jid,
+                client,
+                reports=deque(maxlen=self.report_history),
+                terminations=deque(maxlen=self.report_history),
+            )
         if link.state is AssocState.ASSOCIATED:
             return link
         if link.association is None or link.association.done():

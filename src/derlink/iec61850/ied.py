@@ -355,6 +355,13 @@ class IedRuntime:
             except DerlinkError as err:
                 log.warning("%s: measurement %s refused: %s", self.endpoint.bare, fcda, err)
 
+    def process_changed(self) -> None:
+        """Values were written straight into the value store (``server.store.set``, by a
+        simulator or a test) instead of coming from the driver: send the reports they already
+        triggered now, and wake the timer loop so that buffered ones (BufTm) go out on time
+        rather than at the next measurement interval."""
+        self._after_server()
+
     def _after_server(self) -> None:
         self._send_all(self.server.take_pending())
         self._handle_events()

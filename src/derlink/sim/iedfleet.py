@@ -96,18 +96,9 @@ class SharedModel:
 
 
 def clone_store(template: ValueStore) -> ValueStore:
-    """A value store with the template's current values and no listeners.
-
-    The attribute table and the timestamp table depend on the model only and are shared; the
-    values are one new dict (leaf values are immutable or replaced whole on write)."""
-    store = ValueStore.__new__(ValueStore)
-    store.model = template.model
-    store._clock = template._clock
-    store._values = dict(template._values)
-    store._attrs = template._attrs
-    store._listeners = []
-    store._stamps = template._stamps
-    return store
+    """A value store with the template's current values and no listeners
+    (:meth:`ValueStore.copy`: the model and its tables shared, the values one new dict)."""
+    return template.copy()
 
 
 _UNCONSTRAINED: dict[str, float] = {

@@ -23,7 +23,7 @@ from derlink.iec61850.acsi.errors import (
     ServiceErrorClass,
 )
 from derlink.iec61850.acsi.rpt import ReceivedReport
-from derlink.iec61850.centre import ControlCentre
+from derlink.iec61850.centre import CentreError, ControlCentre
 from derlink.iec61850.ied import INITIATE_FOR_GROUP
 from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.mms.codec import MMS_NS, encode_payload
@@ -292,6 +292,61 @@ async def test_a_viewer_may_read_but_not_write(fleet: Fleet) -> None:
         )
     finally:
         await viewer.stop()
+
+
+async def test_the_centre_keeps_only_the_latest_reports(fleet: Fleet) -> None:
+    ld, jid, driver = fleet.ld, fleet.jids[7], fleet.driver(7)
+    watcher = ControlCentre(
+        endpoint_for(fleet.service, f"viewer-{fleet.tag}", "history"), report_history=3
+    )
+    await watcher.start()
+    try:
+        received: list[ReceivedReport] = []
+        watcher.on_report(lambda sender, report: received.append(report))
+        await watcher.associate(jid)
+        await watcher.enable_reporting(jid, f"{ld}/LLN0.brcbMeas01", buffered=True)
+        for value in range(1, 9):
+            driver.measure(f"{ld}/MMXU1.TotW.mag.f[MX]", float(value))
+            await until(lambda v=float(value): any(_total_w(r) == v for r in received))  # type: ignore[misc]
+        kept = watcher.link(jid).reports
+        # the listener saw all eight; the link holds the last three, no more
+        assert [_total_w(r) for r in received if _total_w(r) is not None][-8:] == [
+            float(v) for v in range(1, 9)
+        ]
+        assert len(kept) == 3 and [_total_w(r) for r in kept] == [6.0, 7.0, 8.0]
+        assert watcher.link(jid).terminations.maxlen == 3
+        await watcher.disable_reporting(jid, f"{ld}/LLN0.brcbMeas01", buffered=True)
+    finally:
+        await watcher.stop()
+    with pytest.raises(CentreError):
+        ControlCentre(watcher.endpoint, report_history=-1)
+
+
+async def test_a_value_written_into_the_store_is_reported_when_the_runtime_is_told(
+    fleet: Fleet,
+) -> None:
+    centre, ld, jid, ied = fleet.centre, fleet.ld, fleet.jids[8], fleet.ied(8)
+    received: list[ReceivedReport] = []
+    centre.on_report(lambda sender, report: received.append(report) if sender == jid else None)
+    rcb = f"{ld}/LLN0.brcbMeas01"
+    await centre.enable_reporting(jid, rcb, buffered=True, buf_tm_ms=0)
+    sent: list[str] = []
+    send = ied.endpoint.send_message
+
+    def counting_send(to: str, payload: bytes, *args: object, **kwargs: object) -> None:
+        sent.append(to)
+        send(to, payload, *args, **kwargs)  # type: ignore[arg-type]
+
+    ied.endpoint.send_message = counting_send  # type: ignore[method-assign]
+    try:
+        ied.server.store.set(FCDA.parse(f"{ld}/MMXU1.TotW.mag.f[MX]"), 4321.0)
+        assert sent == []  # the report waits in the ACSI server until the runtime looks
+        ied.process_changed()
+        assert sent == [str(centre.endpoint.jid)]  # sent at once, not at the next tick
+    finally:
+        ied.endpoint.send_message = send  # type: ignore[method-assign]
+    await until(lambda: any(_total_w(r) == 4321.0 for r in received))
+    await centre.disable_reporting(jid, rcb, buffered=True)
 
 
 def _ref(text: str) -> ObjectReference:

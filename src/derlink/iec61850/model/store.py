@@ -318,7 +318,23 @@ class ValueStore:
                 changes.append(Change(ref, fc, old, stamp, frozenset(), cause, data))
         return changes
 
-    # -- snapshots ---------------------------------------------------------------------
+    # -- copies and snapshots ----------------------------------------------------------
+
+    def copy(self) -> ValueStore:
+        """A store of the same model holding this store's current values, with no listeners.
+
+        Cheap, for fleets of identical IEDs: the parsed model and the tables derived from it
+        (attribute definitions, timestamp attributes per DO) are shared, never written after
+        construction; only the value dict is new. Sharing the values themselves is safe as a
+        write replaces a leaf's value whole (an array element is written into a new tuple)."""
+        twin = ValueStore.__new__(ValueStore)
+        twin.model = self.model
+        twin._clock = self._clock
+        twin._values = dict(self._values)
+        twin._attrs = self._attrs
+        twin._listeners = []
+        twin._stamps = self._stamps
+        return twin
 
     def snapshot(self) -> Snapshot:
         """A copy of every value."""

@@ -15,6 +15,10 @@ its own, ``mod_derlink_crl`` (source below, compiled with ``erlc`` from erlang-b
 directory): on every client stream started over TLS it reads the CRLs in the trust file and ends
 the stream (``policy-violation``) when the client certificate's serial number is revoked, before
 SASL. A missing or unreadable CRL file refuses every client (fail closed).
+
+Room size: mod_muc admits 200 occupants per room unless told otherwise (``max_users``, and the
+room's own ``max_users``, which may not exceed the service's). A DER group is one room, so both
+are set to :attr:`XmppSettings.max_room_occupants` (10,000 by default).
 """
 
 from __future__ import annotations
@@ -267,7 +271,9 @@ modules:
     access_admin: none
     access_mam: none
     history_size: 0
+    max_users: {settings.max_room_occupants}
     default_room_options:
+      max_users: {settings.max_room_occupants}
       members_only: true
       public: false
       public_list: false

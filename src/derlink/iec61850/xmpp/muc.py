@@ -9,6 +9,15 @@ an old command is never replayed. The centre, as moderator, sends group commands
 messages; an IED obeys a groupchat message only from an occupant whose real bare JID it trusts
 and whose role is moderator (:meth:`MucRooms.trusted_sender`), so a member that speaks in the
 room commands nobody.
+
+Scale: a room broadcasts the presence of moderators only (``muc#roomconfig_presencebroadcast``
+of the room configuration form; Prosody and ejabberd both honour it). An IED needs to see
+nobody but the centre, and with every presence broadcast each of N joins reaches every
+occupant: O(N²) stanzas, 10⁶ for a group of 1,000. The centre therefore learns who is in the
+room by asking the room for its occupant lists (:meth:`MucRooms.occupant_list`, a moderator's
+right) rather than from presence. Memberships are granted in batches of :data:`GRANT_BATCH`
+(Prosody stores the room at every grant, so a thousand grants at once outlast any request
+timeout).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,15 +47,22 @@ ROOMCONFIG = "http://jabber.org/protocol/muc#roomconfig"
 STATUS_SELF = "110"
 STATUS_CREATED = "201"
 
-ROOM_CONFIG: dict[str, str] = {
+ROOM_CONFIG: dict[str, str | tuple[str, ...]] = {
     "muc#roomconfig_membersonly": "1",
     "muc#roomconfig_moderatedroom": "1",
     "muc#roomconfig_whois": "anyone",
     "muc#roomconfig_persistentroom": "1",
     "muc#roomconfig_publicroom": "0",
     "muc#roomconfig_allowinvites": "0",
+    "muc#roomconfig_presencebroadcast": ("moderator",),
 }
-"""What a DER group room is: members only, moderated, real JIDs visible, kept when empty."""
+"""What a DER group room is: members only, moderated, real JIDs visible, kept when empty, the
+presence of the moderator (the centre) the only one broadcast."""
+
+ROLES = ("moderator", "participant", "visitor")
+"""The roles of occupants (XEP-0045 §5.1; 'none' is nobody in the room)."""
+GRANT_BATCH = 100
+"""Membership grants in flight at once; the batches go one after the other, in order."""
 
 
 class MucError(XmppError):
@@ -72,15 +88,27 @@ class Room:
     error: str = ""
 
 
-def data_form(form_type: str, fields: dict[str, str], ftype: str = "submit") -> ET.Element:
-    """A XEP-0004 form of type ``ftype`` with a FORM_TYPE and one value per field."""
+def data_form(
+    form_type: str, fields: Mapping[str, str | Sequence[str]], ftype: str = "submit"
+) -> ET.Element:
+    """A XEP-0004 form of type ``ftype`` with a FORM_TYPE; a field's value is a string, or a
+    sequence of strings for a multi-valued (list-multi) field."""
     form = ET.Element(f"{{{DATA_NS}}}x", {"type": ftype})
     hidden = ET.SubElement(form, f"{{{DATA_NS}}}field", {"var": "FORM_TYPE", "type": "hidden"})
     ET.SubElement(hidden, f"{{{DATA_NS}}}value").text = form_type
     for var, value in fields.items():
         element = ET.SubElement(form, f"{{{DATA_NS}}}field", {"var": var})
-        ET.SubElement(element, f"{{{DATA_NS}}}value").text = value
+        for one in (value,) if isinstance(value, str) else value:
+            ET.SubElement(element, f"{{{DATA_NS}}}value").text = one
     return form
+
+
+def form_values(form: ET.Element) -> dict[str, tuple[str, ...]]:
+    """The values of every field of a XEP-0004 form (FORM_TYPE included)."""
+    return {
+        field.get("var", ""): tuple(v.text or "" for v in field.findall(f"{{{DATA_NS}}}value"))
+        for field in form.findall(f"{{{DATA_NS}}}field")
+    }
 
 
 class MucRooms:
@@ -151,16 +179,41 @@ class MucRooms:
         return room
 
     async def configure(
-        self, room_jid: str, fields: dict[str, str], *, timeout: float = 10.0
+        self, room_jid: str, fields: Mapping[str, str | Sequence[str]], *, timeout: float = 10.0
     ) -> None:
+        """Submit the owner configuration form with ``fields`` (the others keep their value)."""
         query = ET.Element(f"{{{MUC_OWNER_NS}}}query")
         query.append(data_form(ROOMCONFIG, fields))
         await self.endpoint.iq(room_jid, "set", query, timeout=timeout)
 
+    async def configuration(
+        self, room_jid: str, *, timeout: float = 10.0
+    ) -> dict[str, tuple[str, ...]]:
+        """The room's current configuration form as the room reports it (owners only)."""
+        query = ET.Element(f"{{{MUC_OWNER_NS}}}query")
+        answer = await self.endpoint.iq(room_jid, "get", query, timeout=timeout)
+        form = answer.xml.find(f"{{{MUC_OWNER_NS}}}query/{{{DATA_NS}}}x")
+        if form is None:
+            raise MucError(f"{room_jid} sent no configuration form")
+        return form_values(form)
+
     async def add_members(
-        self, room_jid: str, members: Iterable[str], *, invite: bool = True, timeout: float = 10.0
+        self,
+        room_jid: str,
+        members: Iterable[str],
+        *,
+        invite: bool = True,
+        timeout: float = 10.0,
+        batch: int = GRANT_BATCH,
     ) -> None:
-        """Grant the member affiliation to ``members`` (bare JIDs) and invite them."""
+        """Grant the member affiliation to ``members`` (bare JIDs) and invite them.
+
+        Grants go in batches of ``batch`` requests (one item each: Prosody reads only the first
+        item of a request), a batch only once the one before it was answered, so no grant waits
+        behind hundreds of others on a server that stores the room at every grant; each batch's
+        members are invited as soon as it is granted."""
+        if batch < 1:
+            raise MucError(f"the batch size must be at least 1, not {batch}")
         bares = sorted({m.partition("/")[0] for m in members})
 
         async def grant(bare: str) -> None:
@@ -168,10 +221,43 @@ class MucRooms:
             ET.SubElement(query, f"{{{MUC_ADMIN_NS}}}item", {"affiliation": "member", "jid": bare})
             await self.endpoint.iq(room_jid, "set", query, timeout=timeout)
 
-        await asyncio.gather(*(grant(b) for b in bares))
-        if invite:
-            for bare in bares:
-                self.invite(room_jid, bare)
+        for start in range(0, len(bares), batch):
+            chunk = bares[start : start + batch]
+            await asyncio.gather(*(grant(b) for b in chunk))
+            if invite:
+                for bare in chunk:
+                    self.invite(room_jid, bare)
+
+    async def affiliation_list(
+        self, room_jid: str, affiliation: str = "member", *, timeout: float = 10.0
+    ) -> list[str]:
+        """The bare JIDs holding ``affiliation`` in the room (XEP-0045 §9.5, admins/owners)."""
+        query = ET.Element(f"{{{MUC_ADMIN_NS}}}query")
+        ET.SubElement(query, f"{{{MUC_ADMIN_NS}}}item", {"affiliation": affiliation})
+        answer = await self.endpoint.iq(room_jid, "get", query, timeout=timeout)
+        items = answer.xml.findall(f"{{{MUC_ADMIN_NS}}}query/{{{MUC_ADMIN_NS}}}item")
+        return sorted({item.get("jid", "").partition("/")[0] for item in items} - {""})
+
+    async def occupant_list(
+        self, room_jid: str, role: str = "participant", *, timeout: float = 10.0
+    ) -> list[Occupant]:
+        """The occupants holding ``role`` as the room reports them (the voice and moderator
+        lists of XEP-0045 §8.5 and §9.8, a moderator's right), whatever presence the room
+        broadcasts."""
+        if role not in ROLES:
+            raise MucError(f"unknown occupant role {role!r}")
+        query = ET.Element(f"{{{MUC_ADMIN_NS}}}query")
+        ET.SubElement(query, f"{{{MUC_ADMIN_NS}}}item", {"role": role})
+        answer = await self.endpoint.iq(room_jid, "get", query, timeout=timeout)
+        return [
+            Occupant(
+                item.get("nick", ""),
+                item.get("jid", "").partition("/")[0],
+                item.get("role", role),
+                item.get("affiliation", "none"),
+            )
+            for item in answer.xml.findall(f"{{{MUC_ADMIN_NS}}}query/{{{MUC_ADMIN_NS}}}item")
+        ]
 
     def invite(self, room_jid: str, jid: str, reason: str = "DER group") -> None:
         """A mediated invitation: sent to the room, which forwards it (§7.8.1)."""
@@ -190,15 +276,37 @@ class MucRooms:
     async def wait_occupants(
         self, room_jid: str, jids: Iterable[str], *, timeout: float = 10.0
     ) -> None:
-        """Wait until every bare JID in ``jids`` is in the room (needs real JIDs visible)."""
+        """Wait until every bare JID in ``jids`` is in the room (needs real JIDs visible).
+
+        Occupants whose presence the room does not broadcast are found by asking the room for
+        its occupant lists (a moderator may; others learn from broadcast presence only), at
+        intervals growing from 0.05 s to 1 s."""
         wanted = {j.partition("/")[0] for j in jids}
+        loop = asyncio.get_running_loop()
+
+        def present() -> set[str]:
+            room = self.rooms.get(room_jid)
+            return {o.jid for o in room.occupants.values()} if room else set()
+
+        async def listed() -> set[str] | None:
+            try:
+                lists = await asyncio.gather(*(self.occupant_list(room_jid, r) for r in ROLES))
+            except StanzaError as err:
+                if err.condition not in ("forbidden", "not-allowed", "bad-request"):
+                    raise
+                return None  # not a moderator here
+            return {o.jid for found in lists for o in found}
 
         async def poll() -> None:
-            while True:
-                room = self.rooms.get(room_jid)
-                present = {o.jid for o in room.occupants.values()} if room else set()
-                if wanted <= present:
-                    return
+            ask, interval, next_ask = True, 0.05, loop.time()
+            while not wanted <= present():
+                if ask and loop.time() >= next_ask:
+                    found = await listed()
+                    if found is None:
+                        ask = False
+                    elif wanted <= found | present():
+                        return
+                    next_ask, interval = loop.time() + interval, min(1.0, interval * 2)
                 await asyncio.sleep(0.02)
 
         try:

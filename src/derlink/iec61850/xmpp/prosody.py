@@ -9,6 +9,10 @@ TLS settings on SIGHUP, which is how new CRLs take effect without a restart.
 
 The server never sees /etc/prosody: it always runs with ``--config`` pointing at the file
 written here, in the foreground, logging to standard output (which derlink captures).
+
+Room size: Prosody 0.12's MUC component has no occupant limit (the limit is a prosody-modules
+plugin, ``mod_muc_max_occupants``, not in Debian's prosody-modules), so a DER group of any size
+shares one room; :attr:`XmppSettings.max_room_occupants` applies to ejabberd only.
 """
 
 from __future__ import annotations
@@ -121,6 +125,7 @@ Component {s(settings.muc_service)} "muc"
     muc_room_default_persistent = false
     muc_room_locking = true
     max_history_messages = 0
+    -- no occupant limit: Prosody 0.12's MUC has none (a DER group of any size is one room)
 
 Component {s(settings.pubsub_service)} "pubsub"
     name = "derlink publish-subscribe"

@@ -66,6 +66,12 @@ CRL_RENEW_BEFORE = timedelta(days=2)
 _STREAM_NS = "http://etherx.jabber.org/streams"
 _TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls"
 _DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+#: Occupants one MUC room admits by default: a DER group is one room, so this is the largest
+#: group one group command reaches. ejabberd's own default (200) would split a feeder of a few
+#: hundred DER over several rooms; 10,000 keeps a large group in one room while still bounding
+#: what one room may cost the server.
+DEFAULT_MAX_ROOM_OCCUPANTS = 10_000
+MAX_ROOM_OCCUPANTS_LIMIT = 1_000_000
 Clock = Callable[[], datetime]
 
 
@@ -86,6 +92,8 @@ class XmppSettings:
     host: str = "127.0.0.1"
     port: int = 5222
     admins: tuple[str, ...] = ()
+    max_room_occupants: int = DEFAULT_MAX_ROOM_OCCUPANTS
+    """Occupants a MUC room admits (ejabberd ``max_users``; Prosody 0.12 has no such limit)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -97,6 +105,15 @@ class XmppSettings:
             raise XmppServerError(f"the XMPP port {self.port} is not between 1 and 65535")
         if not self.host or any(c.isspace() or c in "\"'\\" for c in self.host):
             raise XmppServerError(f"the XMPP listen address {self.host!r} is not usable")
+        occupants = self.max_room_occupants
+        if (
+            isinstance(occupants, bool)
+            or not isinstance(occupants, int)
+            or not 2 <= occupants <= MAX_ROOM_OCCUPANTS_LIMIT
+        ):
+            raise XmppServerError(
+                f"max_room_occupants {occupants!r} is not between 2 and {MAX_ROOM_OCCUPANTS_LIMIT}"
+            )
         for admin in self.admins:
             local, at, domain = admin.partition("@")
             if not local or at != "@" or domain != self.domain or "/" in admin:
@@ -137,6 +154,7 @@ class XmppSettings:
             host=host or config.xmpp.host,
             port=port or config.xmpp.port,
             admins=tuple(admins) if admins is not None else config.xmpp.admins,
+            max_room_occupants=config.xmpp.max_room_occupants,
         )
 
 
