@@ -64,6 +64,32 @@ async def _groups(s: AsyncSession, program_id: str) -> list[str]:
     return list(rows.all())
 
 
+async def _sign(
+    s: AsyncSession,
+    control: Control,
+    primacy: int,
+    signer: Signer,
+    recipient: Recipient,
+    *,
+    now: int,
+    not_after: int,
+) -> tuple[CommandContent, SignedCommand]:
+    """Sign ``control`` for ``recipient`` with the signer's next counter (caller's transaction)."""
+    try:
+        content = CommandContent.of_control(
+            control,
+            primacy=primacy,
+            originator=signer.originator,
+            recipient=recipient,
+            counter=await next_counter(s, signer.originator),
+            not_before=now,
+            not_after=not_after,
+        )
+        return content, sign(content, signer)
+    except CommandError as err:
+        raise ControlError(f"cannot sign the control: {err}") from None
+
+
 async def sign_control(
     s: AsyncSession,
     control: Control,
@@ -78,19 +104,9 @@ async def sign_control(
     if not groups:
         raise ControlError(f"program {control.program} targets no group: nobody to sign for")
     not_after = control.end if valid_for is None else now + valid_for
-    try:
-        content = CommandContent.of_control(
-            control,
-            primacy=primacy,
-            originator=signer.originator,
-            recipient=Recipient.groups(groups),
-            counter=await next_counter(s, signer.originator),
-            not_before=now,
-            not_after=not_after,
-        )
-        signed = sign(content, signer)
-    except CommandError as err:
-        raise ControlError(f"cannot sign the control: {err}") from None
+    content, signed = await _sign(
+        s, control, primacy, signer, Recipient.groups(groups), now=now, not_after=not_after
+    )
     s.add(
         SignedCommandRow(
             mrid=control.mrid,
@@ -150,19 +166,9 @@ async def export_for_device(
         not_after = control.end if valid_for is None else now + valid_for
         if not_after <= now:
             raise ControlError(f"control {control.mrid} has ended: nothing to export")
-        try:
-            content = CommandContent.of_control(
-                control,
-                primacy=program.primacy,
-                originator=signer.originator,
-                recipient=recipient,
-                counter=await next_counter(s, signer.originator),
-                not_before=now,
-                not_after=not_after,
-            )
-            signed = sign(content, signer)
-        except CommandError as err:
-            raise ControlError(f"cannot sign the control: {err}") from None
+        content, signed = await _sign(
+            s, control, program.primacy, signer, recipient, now=now, not_after=not_after
+        )
         event = _event(
             "control.export",
             f"control:{control.mrid}",

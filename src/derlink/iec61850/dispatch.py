@@ -46,12 +46,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 
 from derlink.audit.event import AuditEvent, Outcome, Severity
 from derlink.audit.log import AuditLog
 from derlink.control.errors import NotFound
+from derlink.control.outbox import OutboxFeed
 from derlink.control.service import FleetService
 from derlink.domain import (
     Control,
@@ -70,13 +72,12 @@ from derlink.iec61850.model.der import DER_LD_INST, DER_POINTS, Access, DerSeman
 from derlink.iec61850.model.refs import FC, ObjectReference
 from derlink.iec61850.registry import IedEntry, ieds_in_groups
 from derlink.store.codec_publications import curve_from_row
-from derlink.store.schema import ChangeRow, CursorRow, CurveRow, ResponseRow
+from derlink.store.schema import ChangeRow, CurveRow, ResponseRow
 from derlink.store.schema_ieds import IedBaselineRow
 
 log = logging.getLogger(__name__)
 
 CURSOR = "iec61850-dispatch"
-LEASE_SECONDS = 15
 SOURCE = "derlink.iec61850.dispatch"
 DEROP_CONNECTED, DEROP_DISCONNECTED = 4, 5  # DEROpStKind ordinals (7-420)
 RETRY_S = (2.0, 5.0, 15.0, 30.0)
@@ -239,8 +240,7 @@ class Dispatcher:
         self.actor = actor
         self.schedule = Schedule()
         self.states: dict[str, IedState] = {}
-        self._holder = False
-        self._renew_at = 0.0
+        self.feed = OutboxFeed(self.db, CURSOR, self.node)
         self._loaded = False
         self._gate = asyncio.Semaphore(concurrency)
 
@@ -248,31 +248,17 @@ class Dispatcher:
 
     async def consume(self) -> int:
         """Take pending changes into the schedule if this node holds the lease; how many."""
-        now = int(self.clock())
-        if now >= self._renew_at:
-            self._holder = await self._lease(now)
-            self._renew_at = now + (LEASE_SECONDS // 3 if self._holder else 2)
-            if not self._holder:
-                self._loaded = False
-        if not self._holder:
+        if not await self.feed.hold(int(self.clock())):
+            self._loaded = False  # whoever holds it now may move on: reload on taking it back
             return 0
         async with self.db.sessions() as s:
-            position = await s.scalar(select(CursorRow.position).where(CursorRow.name == CURSOR))
+            position = await self.feed.position(s)
             if not self._loaded:
                 # everything not yet ended is reloaded; older changes say nothing more
                 latest = await s.scalar(select(func.max(ChangeRow.id))) or 0
                 changes: list[ChangeRow] = []
             else:
-                changes = list(
-                    (
-                        await s.scalars(
-                            select(ChangeRow)
-                            .where(ChangeRow.id > (position or 0))
-                            .order_by(ChangeRow.id)
-                            .limit(1000)
-                        )
-                    ).all()
-                )
+                changes = await self.feed.pending(s, position)
                 latest = changes[-1].id if changes else 0
         if not self._loaded:
             await self._reload_all()
@@ -281,38 +267,12 @@ class Dispatcher:
             await self._take(changes)
         if latest and latest != position:
             async with self.db.transaction() as s:
-                await s.execute(
-                    update(CursorRow).where(CursorRow.name == CURSOR).values(position=latest)
-                )
+                await self.feed.advance(s, latest)
         return len(changes)
 
     async def release(self) -> None:
         """Give the lease up (on shutdown), so another node takes over at once."""
-        async with self.db.transaction() as s:
-            await s.execute(
-                update(CursorRow)
-                .where(CursorRow.name == CURSOR, CursorRow.holder == self.node)
-                .values(lease_until=0)
-            )
-        self._holder = False
-
-    async def _lease(self, now: int) -> bool:
-        async with self.db.transaction() as s:
-            row = await s.get(CursorRow, CURSOR)
-            if row is None:
-                s.add(
-                    CursorRow(
-                        name=CURSOR, position=0, holder=self.node, lease_until=now + LEASE_SECONDS
-                    )
-                )
-                return True
-            result = await s.execute(
-                update(CursorRow)
-                .where(CursorRow.name == CURSOR)
-                .where((CursorRow.holder == self.node) | (CursorRow.lease_until < now))
-                .values(holder=self.node, lease_until=now + LEASE_SECONDS)
-            )
-            return bool(getattr(result, "rowcount", 0))
+        await self.feed.release()
 
     async def _take(self, changes: list[ChangeRow]) -> None:
         if any(c.kind in ("all", "group", "site", "device", "program") for c in changes):
@@ -626,35 +586,22 @@ class Dispatcher:
         events: list[AuditEvent] = []
         for mrid, lfdis in sorted(outcome.applied.items()):
             tracked = self.schedule.controls.get(mrid)
+            details = {
+                "ieds": len(set(lfdis)),
+                "points": sorted(str(s) for s in tracked.points) if tracked else [],
+                "unsupported": list(tracked.unsupported) if tracked else [],
+            }
             events.append(
-                AuditEvent(
-                    action="iec61850.dispatch.apply",
-                    target=f"control:{mrid}",
-                    actor=self.actor,
-                    severity=Severity.NOTICE,
-                    event_id="IEC61850:Dispatch.1",
-                    source=SOURCE,
-                    details={
-                        "ieds": len(set(lfdis)),
-                        "points": sorted(str(s) for s in tracked.points) if tracked else [],
-                        "unsupported": list(tracked.unsupported) if tracked else [],
-                    },
-                )
+                self._event("iec61850.dispatch.apply", mrid, "IEC61850:Dispatch.1", details)
             )
         for mrid, refusals in sorted(outcome.refused.items()):
+            details = {
+                "ieds": len({lfdi for lfdi, _ in refusals}),
+                "first": [f"{lfdi}: {why}" for lfdi, why in refusals[:5]],
+            }
             events.append(
-                AuditEvent(
-                    action="iec61850.dispatch.refused",
-                    target=f"control:{mrid}",
-                    actor=self.actor,
-                    outcome=Outcome.FAILURE,
-                    severity=Severity.WARNING,
-                    event_id="IEC61850:Dispatch.2",
-                    source=SOURCE,
-                    details={
-                        "ieds": len({lfdi for lfdi, _ in refusals}),
-                        "first": [f"{lfdi}: {why}" for lfdi, why in refusals[:5]],
-                    },
+                self._event(
+                    "iec61850.dispatch.refused", mrid, "IEC61850:Dispatch.2", details, failed=True
                 )
             )
         restored = [r for r in outcome.responses if r.status in _FINAL]
@@ -663,18 +610,34 @@ class Dispatcher:
             by_control[response.subject] = by_control.get(response.subject, 0) + 1
         for mrid, count in sorted(by_control.items()):
             events.append(
-                AuditEvent(
-                    action="iec61850.dispatch.restore",
-                    target=f"control:{mrid}",
-                    actor=self.actor,
-                    severity=Severity.NOTICE,
-                    event_id="IEC61850:Dispatch.3",
-                    source=SOURCE,
-                    details={"ieds": count},
+                self._event(
+                    "iec61850.dispatch.restore", mrid, "IEC61850:Dispatch.3", {"ieds": count}
                 )
             )
         if events:
             await self.audit.append_many(events)
+
+    def _event(
+        self,
+        action: str,
+        mrid: str,
+        event_id: str,
+        details: dict[str, Any],
+        *,
+        failed: bool = False,
+    ) -> AuditEvent:
+        """This dispatcher's audit record ``action`` about control ``mrid``: a notice, or a
+        warning when it records a failure."""
+        return AuditEvent(
+            action=action,
+            target=f"control:{mrid}",
+            actor=self.actor,
+            outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
+            severity=Severity.WARNING if failed else Severity.NOTICE,
+            event_id=event_id,
+            source=SOURCE,
+            details=details,
+        )
 
     def _forget_finished(self, now: float) -> None:
         """Drop controls that ended (or were cancelled) once every IED was answered for."""

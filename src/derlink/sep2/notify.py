@@ -22,11 +22,12 @@ import re
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
 from derlink.control.errors import NotFound
+from derlink.control.outbox import OutboxFeed
 from derlink.domain import Program
 from derlink.sep2 import hrefs
 from derlink.sep2.http import HttpError
@@ -36,7 +37,6 @@ from derlink.store.database import Database
 from derlink.store.schema import (
     ChangeRow,
     ControlRow,
-    CursorRow,
     DeviceRow,
     NotificationRow,
     SiteGroupRow,
@@ -46,7 +46,6 @@ from derlink.store.schema import (
 log = logging.getLogger("derlink.sep2.notify")
 
 CURSOR = "sep2-notify"
-LEASE_SECONDS = 15
 CLAIM_SECONDS = 30
 BATCH = 200
 MAX_ATTEMPTS = 16
@@ -87,28 +86,18 @@ class ChangeConsumer:
     programs: Callable[[str], Awaitable[Program]]
     node: str = ""
     clock: Callable[[], float] = lambda: 0.0
-    _holder: bool = False
-    _renew_at: float = 0.0
+    _feed: OutboxFeed = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._feed = OutboxFeed(self.db, CURSOR, self.node)
 
     async def run_once(self) -> int:
         """Process the pending changes if this node holds the lease; returns how many."""
         now = int(self.clock())
-        if now >= self._renew_at:
-            self._holder = await self._lease(now)
-            # renew well inside the lease; a node without it looks again a little later
-            self._renew_at = now + (LEASE_SECONDS // 3 if self._holder else 2)
-        if not self._holder:
+        if not await self._feed.hold(now):
             return 0
         async with self.db.sessions() as s:
-            position = await s.scalar(select(CursorRow.position).where(CursorRow.name == CURSOR))
-            changes = (
-                await s.scalars(
-                    select(ChangeRow)
-                    .where(ChangeRow.id > (position or 0))
-                    .order_by(ChangeRow.id)
-                    .limit(1000)
-                )
-            ).all()
+            changes = await self._feed.pending(s, await self._feed.position(s))
         if not changes:
             return 0
         programs = await self._programs_of(changes)
@@ -124,37 +113,12 @@ class ChangeConsumer:
                 )
                 for sub_id, uri, body in items
             )
-            await s.execute(
-                update(CursorRow).where(CursorRow.name == CURSOR).values(position=changes[-1].id)
-            )
+            await self._feed.advance(s, changes[-1].id)
         return len(changes)
 
     async def release(self) -> None:
         """Give the lease up (on shutdown), so another node takes over at once."""
-        async with self.db.transaction() as s:
-            await s.execute(
-                update(CursorRow)
-                .where(CursorRow.name == CURSOR, CursorRow.holder == self.node)
-                .values(lease_until=0)
-            )
-
-    async def _lease(self, now: int) -> bool:
-        async with self.db.transaction() as s:
-            row = await s.get(CursorRow, CURSOR)
-            if row is None:
-                s.add(
-                    CursorRow(
-                        name=CURSOR, position=0, holder=self.node, lease_until=now + LEASE_SECONDS
-                    )
-                )
-                return True
-            result = await s.execute(
-                update(CursorRow)
-                .where(CursorRow.name == CURSOR)
-                .where((CursorRow.holder == self.node) | (CursorRow.lease_until < now))
-                .values(holder=self.node, lease_until=now + LEASE_SECONDS)
-            )
-            return bool(getattr(result, "rowcount", 0))
+        await self._feed.release()
 
     async def _programs_of(self, changes: Sequence[ChangeRow]) -> set[str]:
         ids: set[str] = set()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from derlink.control.service import FleetService
 from derlink.domain import Device, Group, Site
@@ -69,6 +70,32 @@ def _certificate(pki: Pki, prefix: Path, serial: str, now: datetime) -> str:
     return issued.lfdi
 
 
+class Enrolment(NamedTuple):
+    """Where a simulated fleet's credentials go, and what the fleet already holds."""
+
+    directory: Path
+    pki: Pki
+    sites: set[str]
+    enrolled: set[str]
+
+
+async def begin_enrolment(
+    home: Home, fleet: FleetService, groups: int, *, actor: str, passphrase: bytes | None
+) -> Enrolment:
+    """Make the simulators' directory, open the PKI, add the missing ``feeder-N`` groups, and
+    return the sites and devices already known (enrolment keeps what exists)."""
+    directory = sim_dir(home)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    pki = Pki.open(home.pki_dir, passphrase=passphrase)
+    known_groups = {g.id for g in await fleet.groups()}
+    for n in range(1, groups + 1):
+        if f"feeder-{n}" not in known_groups:
+            await fleet.add_group(Group(f"feeder-{n}", kind="feeder"), actor=actor)
+    sites = {s.id for s in await fleet.sites()}
+    enrolled = {d.lfdi for d in await fleet.devices()}
+    return Enrolment(directory, pki, sites, enrolled)
+
+
 async def enrol_fleet(
     home: Home,
     fleet: FleetService,
@@ -81,15 +108,9 @@ async def enrol_fleet(
     progress: Progress | None = None,
 ) -> list[SimRecord]:
     """Issue, site, group and enrol ``devices`` simulated DERs (keeping what exists)."""
-    directory = sim_dir(home)
-    directory.mkdir(mode=0o700, exist_ok=True)
-    pki = Pki.open(home.pki_dir, passphrase=passphrase)
-    known_groups = {g.id for g in await fleet.groups()}
-    for n in range(1, groups + 1):
-        if f"feeder-{n}" not in known_groups:
-            await fleet.add_group(Group(f"feeder-{n}", kind="feeder"), actor=actor)
-    sites = {s.id for s in await fleet.sites()}
-    enrolled = {d.lfdi for d in await fleet.devices()}
+    directory, pki, sites, enrolled = await begin_enrolment(
+        home, fleet, groups, actor=actor, passphrase=passphrase
+    )
     records = []
     for index in range(devices):
         serial = f"SIM-{index:05d}"

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from derlink.control.service import FleetService
-from derlink.domain import ControlBase, Group, Site
+from derlink.domain import ControlBase, Site
 from derlink.home import Home
 from derlink.iec61850.acsi.server import IedServer
 from derlink.iec61850.ied import IedRuntime
@@ -41,8 +41,8 @@ from derlink.iec61850.model.refs import FC, FCDA, ObjectReference
 from derlink.iec61850.model.store import ValueStore
 from derlink.iec61850.registry import DEFAULT_IED_NAME, enrol_ied
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
-from derlink.pki import Pki, lfdi_of_certificate, load_certificate
-from derlink.sim.fleet import sim_dir, site_spec
+from derlink.pki import lfdi_of_certificate, load_certificate
+from derlink.sim.fleet import begin_enrolment, site_spec
 from derlink.sim.physics import Flows, Household, SiteSpec
 
 log = logging.getLogger("derlink.sim.ieds")
@@ -240,15 +240,9 @@ async def enrol_ieds(
     progress: Progress | None = None,
 ) -> list[IedRecord]:
     """Issue, site, group and enrol ``count`` simulated IEDs (keeping what exists)."""
-    directory = sim_dir(home)
-    directory.mkdir(mode=0o700, exist_ok=True)
-    pki = Pki.open(home.pki_dir, passphrase=passphrase)
-    known_groups = {g.id for g in await fleet.groups()}
-    for n in range(1, groups + 1):
-        if f"feeder-{n}" not in known_groups:
-            await fleet.add_group(Group(f"feeder-{n}", kind="feeder"), actor=actor)
-    sites = {s.id for s in await fleet.sites()}
-    enrolled = {d.lfdi for d in await fleet.devices()}
+    directory, pki, sites, enrolled = await begin_enrolment(
+        home, fleet, groups, actor=actor, passphrase=passphrase
+    )
     records = []
     for index in range(count):
         name = f"ied-{index:05d}"

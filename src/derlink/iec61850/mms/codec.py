@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import asn1tools
 from asn1tools.codecs import xer as _xer
 from lxml import etree
 
+from derlink import xmlsafe
 from derlink.iec61850.mms.errors import MmsDecodeError, MmsEncodeError
 
 MMS_NS = "urn:derlink:iec61850-8-2:mms"
@@ -247,39 +247,19 @@ def _serialise(element: ET.Element) -> bytes:
 
 # --- decoding ---------------------------------------------------------------------------------
 
-_parsers = threading.local()
-
-
-def _parser() -> etree.XMLParser:
-    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-            collect_ids=False,
-        )
-        _parsers.parser = parser
-    return parser
-
 
 def _parse(data: bytes | bytearray | memoryview, max_size: int) -> Any:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise MmsDecodeError(f"expected bytes, got {type(data).__name__}")
     if len(data) > max_size:
         raise MmsDecodeError(f"document of {len(data)} bytes exceeds the limit of {max_size}")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if xmlsafe.declares_dtd(data):
         raise MmsDecodeError("DOCTYPE and entity declarations are refused")
     try:
-        root = etree.fromstring(bytes(data), _parser())
+        root = etree.fromstring(bytes(data), xmlsafe.parser())
     except etree.XMLSyntaxError as exc:
         raise MmsDecodeError(f"not well-formed XML: {exc}") from None
-    docinfo: Any = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if xmlsafe.has_dtd(root):
         raise MmsDecodeError("DOCTYPE and entity declarations are refused")
     return root
 

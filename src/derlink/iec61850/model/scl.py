@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from lxml import etree
 
+from derlink import xmlsafe
 from derlink.iec61850.model.errors import ModelError, SclError, TypeMismatch
 from derlink.iec61850.model.nodes import (
     DataAttribute,
@@ -85,7 +86,7 @@ def load_scl(
         raise SclError(f"SCL source must be a Path or bytes, not {type(source).__name__}")
     if len(data) > max_bytes:
         raise SclError(f"document is {len(data)} bytes, larger than {max_bytes}", source=name)
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if xmlsafe.declares_dtd(data):
         raise SclError("DOCTYPE and ENTITY declarations are not allowed in SCL", source=name)
     root = _parse(data, name)
     try:
@@ -95,17 +96,8 @@ def load_scl(
 
 
 def _parse(data: bytes, name: str) -> Element:
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, xmlsafe.parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         raise SclError(f"not well-formed XML: {exc.msg}", source=name, line=line) from None

@@ -17,7 +17,7 @@ unless one is given).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -140,21 +140,17 @@ class ValueStore:
 
     def _array_element(self, ref: ObjectReference) -> object | None:
         """The value at ``ref`` when it points inside an array leaf (``crvPts(3).xVal``)."""
-        for depth in range(len(ref.path), 0, -1):
-            name, index = split_element(ref.path[depth - 1])
-            if index is None:
-                continue
-            base = ObjectReference(ref.ld, ref.ln, (*ref.path[: depth - 1], name))
-            if base not in self._values:
-                continue
-            array = self._values[base]
-            assert isinstance(array, tuple)
-            value: object = array[index]
-            for element in ref.path[depth:]:
-                assert isinstance(value, dict)
-                value = value[element]
-            return value
-        return None
+        found = _inside_array(ref, self._values)
+        if found is None:
+            return None
+        base, index, rest = found
+        array = self._values[base]
+        assert isinstance(array, tuple)
+        value: object = array[index]
+        for element in rest:
+            assert isinstance(value, dict)
+            value = value[element]
+        return value
 
     # -- writing -----------------------------------------------------------------------
 
@@ -209,43 +205,31 @@ class ValueStore:
         updates: dict[ObjectReference, object],
     ) -> bool:
         """Plan a write inside an array leaf; ``False`` when ``ref`` is not inside one."""
-        for depth in range(len(ref.path), 0, -1):
-            name, index = split_element(ref.path[depth - 1])
-            if index is None:
-                continue
-            base = ObjectReference(ref.ld, ref.ln, (*ref.path[: depth - 1], name))
-            if base not in self._attrs:
-                continue
-            current = updates.get(base, self._values[base])
-            assert isinstance(current, tuple)
-            checked = self._check(node, value, str(ref))
-            items = list(copy.deepcopy(current))
-            rest = ref.path[depth:]
-            if not rest:
-                items[index] = checked
-            else:
-                target = items[index]
-                for element in rest[:-1]:
-                    assert isinstance(target, dict)
-                    target = target[element]
+        found = _inside_array(ref, self._attrs)
+        if found is None:
+            return False
+        base, index, rest = found
+        current = updates.get(base, self._values[base])
+        assert isinstance(current, tuple)
+        checked = self._check(node, value, str(ref))
+        items = list(copy.deepcopy(current))
+        if not rest:
+            items[index] = checked
+        else:
+            target = items[index]
+            for element in rest[:-1]:
                 assert isinstance(target, dict)
-                target[rest[-1]] = checked
-            updates[base] = tuple(items)
-            return True
-        return False
+                target = target[element]
+            assert isinstance(target, dict)
+            target[rest[-1]] = checked
+        updates[base] = tuple(items)
+        return True
 
     def _check(self, attribute: DataAttribute, value: object, where: str) -> object:
         if attribute.is_array:
             if not isinstance(value, tuple | list) or len(value) != attribute.count:
                 raise TypeMismatch(f"{where} is an array of {attribute.count} elements")
-            element = DataAttribute(
-                attribute.name,
-                attribute.btype,
-                attribute.fc,
-                attribute.children,
-                attribute.enum_type,
-                attribute.trg,
-            )
+            element = _element_of(attribute)
             return tuple(
                 self._check(element, item, f"{where}[{i}]") for i, item in enumerate(value)
             )
@@ -350,21 +334,36 @@ class ValueStore:
 
     def _initial(self, attribute: DataAttribute) -> object:
         if attribute.is_array:
-            element = DataAttribute(
-                attribute.name,
-                attribute.btype,
-                attribute.fc,
-                attribute.children,
-                attribute.enum_type,
-                attribute.trg,
-                value=attribute.value,
-            )
+            element = _element_of(attribute, value=attribute.value)
             return tuple(self._initial(element) for _ in range(attribute.count))
         if attribute.is_struct:
             return {name: self._initial(child) for name, child in attribute.children.items()}
         if attribute.value is not None:
             return attribute.value
         return default_value(attribute.btype, self.model.enum(attribute.enum_type))
+
+
+def _element_of(array: DataAttribute, *, value: object = None) -> DataAttribute:
+    """An element of the array attribute ``array``: the same type and FC, not an array."""
+    return DataAttribute(
+        array.name, array.btype, array.fc, array.children, array.enum_type, array.trg, value=value
+    )
+
+
+def _inside_array(
+    ref: ObjectReference, leaves: Container[ObjectReference]
+) -> tuple[ObjectReference, int, tuple[str, ...]] | None:
+    """The array leaf of ``leaves`` that ``ref`` points inside (``crvPts`` for
+    ``crvPts(3).xVal``), the element's index and the path below the element; ``None`` when
+    ``ref`` is not inside one (the innermost indexed step that names a leaf wins)."""
+    for depth in range(len(ref.path), 0, -1):
+        name, index = split_element(ref.path[depth - 1])
+        if index is None:
+            continue
+        base = ObjectReference(ref.ld, ref.ln, (*ref.path[: depth - 1], name))
+        if base in leaves:
+            return base, index, tuple(ref.path[depth:])
+    return None
 
 
 __all__ = [

@@ -29,12 +29,12 @@ Leniency, decided here once:
 from __future__ import annotations
 
 import re
-import threading
 import zlib
 from typing import Any, Final, TypeVar, overload
 
 from lxml import etree
 
+from derlink import xmlsafe
 from derlink.sep2.xml.errors import Sep2DecodeError, Sep2TooLarge
 from derlink.sep2.xml.model import TRUST, Sep2Object, declared_types, spec_of
 from derlink.sep2.xml.namespaces import CSIPAUS_NAMESPACES, SEP_NAMESPACES, XSI
@@ -246,25 +246,6 @@ def _read(elem: Any, cls: type[Sep2Object]) -> Sep2Object:
     return cls(**kwargs)
 
 
-class _Parsers(threading.local):
-    """One hardened parser per thread: lxml parsers must not be shared between threads."""
-
-    def __init__(self) -> None:
-        self.parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-            collect_ids=False,
-        )
-
-
-_PARSERS: Final = _Parsers()
-
-
 def _check_prolog(data: bytes) -> None:
     if b"\x00" in data:
         raise Sep2DecodeError("body is not UTF-8 XML (NUL byte)")
@@ -277,7 +258,7 @@ def _check_prolog(data: bytes) -> None:
             f"XML encoding {match.group(1).decode()!r} is not accepted; 2030.5 bodies are UTF-8"
         )
     # A DOCTYPE is where entities are declared; 2030.5 documents never have one.
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if xmlsafe.declares_dtd(data):
         raise Sep2DecodeError("DOCTYPE is not allowed in a 2030.5 document")
 
 
@@ -289,11 +270,10 @@ def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
         raise Sep2TooLarge(f"body of {len(data)} bytes is larger than {max_bytes}")
     _check_prolog(data)
     try:
-        root = etree.fromstring(data, _PARSERS.parser)
+        root = etree.fromstring(data, xmlsafe.parser())
     except (etree.LxmlError, ValueError) as err:
         raise Sep2DecodeError(f"not well-formed XML: {_short(str(err), 200)}") from None
-    docinfo: Any = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if xmlsafe.has_dtd(root):
         raise Sep2DecodeError("DOCTYPE is not allowed in a 2030.5 document")
     return root
 
