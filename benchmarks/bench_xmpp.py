@@ -52,7 +52,7 @@ from derlink.iec61850.mms.data import td_float32, to_data
 from derlink.iec61850.model.refs import FC, FCDA, ObjectReference
 from derlink.iec61850.model.store import Change
 from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
-from derlink.iec61850.xmpp.muc import ROLES, ROOM_CONFIG
+from derlink.iec61850.xmpp.muc import PERSISTENT, ROLES, ROOM_CONFIG
 from derlink.iec61850.xmpp.server import XmppServer, XmppSettings, backend_module
 from derlink.pki import Pki
 from derlink.sim.iedfleet import IED_RESOURCE, IedFleet, IedRecord, SharedModel
@@ -227,8 +227,9 @@ async def group_command(
             await centre.create_group(name, members, wait=False)
         else:  # every occupant's presence reaches every occupant
             await centre.muc.join(room)
+            # not persistent: a persistent room is stored at every grant (O(N²) on Prosody)
             await centre.muc.configure(
-                room, {**ROOM_CONFIG, "muc#roomconfig_presencebroadcast": ROLES}
+                room, {**ROOM_CONFIG, "muc#roomconfig_presencebroadcast": ROLES, PERSISTENT: "0"}
             )
             await centre.muc.add_members(room, members, timeout=120)
             centre.groups[name] = room

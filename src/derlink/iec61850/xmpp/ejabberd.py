@@ -18,7 +18,13 @@ SASL. A missing or unreadable CRL file refuses every client (fail closed).
 
 Room size: mod_muc admits 200 occupants per room unless told otherwise (``max_users``, and the
 room's own ``max_users``, which may not exceed the service's). A DER group is one room, so both
-are set to :attr:`XmppSettings.max_room_occupants` (10,000 by default).
+are set to :attr:`XmppSettings.max_room_occupants` (10,000 by default). A room with more than
+``max_users_presence`` occupants (1,000 by default) counts as overcrowded, and mod_muc_room then
+sends a joining occupant nobody else's presence: an IED joining a room of 1,000 would never learn
+that the centre is its moderator and would ignore every group command. derlink's rooms broadcast
+the moderator's presence only (O(N) per room, not O(N²)), so ``max_users_presence`` is set so
+that no room within its size limit is ever overcrowded (the occupant limit plus the owners and
+admins mod_muc admits beyond it, ``max_users_admin_threshold``).
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ PASSWORD_MECHANISMS = (
     "X-OAUTH2",
     "ANONYMOUS",
 )
+#: Owners and admins mod_muc admits to a full room (its default, stated so the sum below holds).
+MAX_USERS_ADMIN_THRESHOLD = 5
 
 
 def node_name(files: ServerFiles) -> str:
@@ -187,6 +195,12 @@ def _yaml_list(values: Iterable[str], indent: str) -> str:
     return "\n".join(items) if items else f"{indent}[]"
 
 
+def max_users_presence(settings: XmppSettings) -> int:
+    """mod_muc's ``max_users_presence``: above it a room is overcrowded and a joining occupant
+    gets no one's presence, not even the moderator's; no room within its limit may reach it."""
+    return settings.max_room_occupants + MAX_USERS_ADMIN_THRESHOLD
+
+
 def render_config(settings: XmppSettings, files: ServerFiles) -> str:
     """The whole ``ejabberd.yml``: c2s over STARTTLS with certificate login, MUC, PubSub, disco,
     stream management; no s2s, no registration, no HTTP; admins from the settings."""
@@ -272,6 +286,8 @@ modules:
     access_mam: none
     history_size: 0
     max_users: {settings.max_room_occupants}
+    max_users_admin_threshold: {MAX_USERS_ADMIN_THRESHOLD}
+    max_users_presence: {max_users_presence(settings)}
     default_room_options:
       max_users: {settings.max_room_occupants}
       members_only: true

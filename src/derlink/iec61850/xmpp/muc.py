@@ -15,9 +15,16 @@ of the room configuration form; Prosody and ejabberd both honour it). An IED nee
 nobody but the centre, and with every presence broadcast each of N joins reaches every
 occupant: O(N²) stanzas, 10⁶ for a group of 1,000. The centre therefore learns who is in the
 room by asking the room for its occupant lists (:meth:`MucRooms.occupant_list`, a moderator's
-right) rather than from presence. Memberships are granted in batches of :data:`GRANT_BATCH`
-(Prosody stores the room at every grant, so a thousand grants at once outlast any request
-timeout).
+right) rather than from presence.
+
+Memberships: a server stores a persistent room at every affiliation change, the whole
+affiliation list each time (Prosody writes it to a file), so N grants to a persistent room cost
+O(N²) and a thousand of them outlast any request timeout. A new group's room is therefore
+configured non-persistent while its members are granted, and made persistent once, with all of
+them, afterwards; an existing room is granted only the members it lacks. A grant to someone not
+in the room is announced to every occupant (XEP-0045 §9.3), so all grants go before any
+invitation: granted while invited members join, N grants would cost O(N²) messages. Grants go in
+ordered batches of :data:`GRANT_BATCH` requests in flight.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ ROOM_CONFIG: dict[str, str | tuple[str, ...]] = {
 }
 """What a DER group room is: members only, moderated, real JIDs visible, kept when empty, the
 presence of the moderator (the centre) the only one broadcast."""
+PERSISTENT = "muc#roomconfig_persistentroom"
+"""The field of ROOM_CONFIG that :meth:`MucRooms.create_room` turns off while it grants."""
 
 ROLES = ("moderator", "participant", "visitor")
 """The roles of occupants (XEP-0045 §5.1; 'none' is nobody in the room)."""
@@ -168,14 +177,26 @@ class MucRooms:
         """Create (or re-enter) ``room_jid``, configure it, make ``members`` members, invite them.
 
         Joining a room that does not exist creates it locked; submitting the configuration form
-        unlocks it (XEP-0045 §10.1).
+        unlocks it (XEP-0045 §10.1). As owner, the room stays non-persistent while the members
+        it lacks are granted (one store of the room instead of one per grant) and is made
+        persistent afterwards; every member is invited once all are granted.
         """
         room = await self.join(room_jid, timeout=timeout)
-        if STATUS_CREATED in room.codes or room.occupants.get(room.nick, _NOBODY).affiliation in (
-            "owner",
-        ):
-            await self.configure(room_jid, ROOM_CONFIG, timeout=timeout)
-        await self.add_members(room_jid, members, timeout=timeout)
+        bares = sorted({m.partition("/")[0] for m in members})
+        created = STATUS_CREATED in room.codes
+        if not created and room.occupants.get(room.nick, _NOBODY).affiliation != "owner":
+            await self.add_members(room_jid, bares, timeout=timeout)
+            return room
+        new = bares
+        if not created and bares:
+            held = set(await self.affiliation_list(room_jid, "member", timeout=timeout))
+            new = [b for b in bares if b not in held]
+        if new:
+            await self.configure(room_jid, {**ROOM_CONFIG, PERSISTENT: "0"}, timeout=timeout)
+            await self.add_members(room_jid, new, invite=False, timeout=timeout)
+        await self.configure(room_jid, ROOM_CONFIG, timeout=timeout)
+        for bare in bares:
+            self.invite(room_jid, bare)
         return room
 
     async def configure(
@@ -210,8 +231,10 @@ class MucRooms:
 
         Grants go in batches of ``batch`` requests (one item each: Prosody reads only the first
         item of a request), a batch only once the one before it was answered, so no grant waits
-        behind hundreds of others on a server that stores the room at every grant; each batch's
-        members are invited as soon as it is granted."""
+        behind hundreds of others; the members are invited once all are granted (a grant is
+        announced to every occupant, so grants while invited members join cost O(N²)). On a
+        persistent room every grant stores the room: for many members, use :meth:`create_room`,
+        which grants them while the room is not persistent."""
         if batch < 1:
             raise MucError(f"the batch size must be at least 1, not {batch}")
         bares = sorted({m.partition("/")[0] for m in members})
@@ -222,11 +245,10 @@ class MucRooms:
             await self.endpoint.iq(room_jid, "set", query, timeout=timeout)
 
         for start in range(0, len(bares), batch):
-            chunk = bares[start : start + batch]
-            await asyncio.gather(*(grant(b) for b in chunk))
-            if invite:
-                for bare in chunk:
-                    self.invite(room_jid, bare)
+            await asyncio.gather(*(grant(b) for b in bares[start : start + batch]))
+        if invite:
+            for bare in bares:
+                self.invite(room_jid, bare)
 
     async def affiliation_list(
         self, room_jid: str, affiliation: str = "member", *, timeout: float = 10.0
