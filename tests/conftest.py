@@ -15,6 +15,10 @@ import pytest
 
 from derlink.home import Home
 
+# The real XMPP servers (``prosody_server``, ``ejabberd_server``, ``xmpp_server``): registered
+# once here, so the whole run shares one Prosody and one ejabberd.
+pytest_plugins = ["support.xmpp"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_ADMIN_DSN = os.environ.get("DERLINK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

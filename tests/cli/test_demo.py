@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.xmpp import traversable_tree
+
 
 @pytest.fixture
 def base() -> Iterator[Path]:
     """A directory the XMPP server's own user can traverse (it drops privileges as root)."""
-    path = Path(tempfile.mkdtemp(prefix="derlink-demo-"))
-    path.chmod(0o711)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with traversable_tree("derlink-demo-") as path:
+        yield path
 
 
 def test_demo_dispatches_and_exits_cleanly(base: Path) -> None:

@@ -31,10 +31,9 @@ from derlink.iec61850.model.der import load_der_ied
 from derlink.iec61850.model.refs import FC, ObjectReference
 from derlink.iec61850.model.store import ValueStore
 from derlink.iec61850.protection import E2eProtector
-from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
 from derlink.pki import Pki, Role
 from derlink.pki.checks import xmpp_addrs
-from support.xmpp import ADMIN, XmppService, prosody_server  # noqa: F401
+from support.xmpp import ADMIN, XmppService, endpoint_for
 
 
 @pytest.fixture
@@ -92,7 +91,7 @@ async def test_a_revocation_in_fresh_crl_files_ends_the_session(pki: Pki, tmp_pa
 
 @pytest.mark.xmpp
 async def test_a_data_directory_centre_and_simulated_ieds_speak_end_to_end(
-    prosody_server: XmppService,  # noqa: F811
+    prosody_server: XmppService,
     tmp_path: Path,
 ) -> None:
     """The centre's credentials issued into its data directory, the simulated IEDs' next to
@@ -102,10 +101,10 @@ async def test_a_data_directory_centre_and_simulated_ieds_speak_end_to_end(
     home.root.mkdir()
     Pki.create(home.pki_dir, passphrase=None, now=datetime.now(UTC))
     tag = uuid.uuid4().hex[:6]
-    centre_end = _endpoint(service, ADMIN, f"centre-{tag}")
+    centre_end = endpoint_for(service, ADMIN, f"centre-{tag}")
     runtimes = []
     for i in range(2):
-        end = _endpoint(service, f"sim{i}-{tag}", "ied")
+        end = endpoint_for(service, f"sim{i}-{tag}", "ied")
         model = load_der_ied()
         server = IedServer(model, ValueStore(model), clock=time.time)
         runtimes.append(IedRuntime(end, server, centres=[str(centre_end.jid)]))
@@ -140,23 +139,8 @@ async def test_a_data_directory_centre_and_simulated_ieds_speak_end_to_end(
         for runtime, protector in zip(runtimes, protectors, strict=True):
             await runtime.stop()
             await protector.close()
-    again = protect_centre(_endpoint(service, ADMIN, f"centre-{tag}"), home, passphrase=None)
+    again = protect_centre(endpoint_for(service, ADMIN, f"centre-{tag}"), home, passphrase=None)
     assert again.protector.credentials.certificate == e2e.protector.credentials.certificate
-
-
-def _endpoint(service: XmppService, local: str, resource: str) -> Endpoint:
-    jid, cert, key = service.client(local, resource)
-    return Endpoint(
-        EndpointConfig(
-            jid=jid,
-            certfile=cert,
-            keyfile=key,
-            cafile=service.ca_file,
-            host=service.host,
-            port=service.port,
-            request_timeout=10.0,
-        )
-    )
 
 
 def _float(value: float) -> tuple[str, object]:

@@ -8,18 +8,14 @@ from pathlib import Path
 import pytest
 
 from derlink.home import Home
-from support.cli import Cli
+from support.cli import Cli, initialised_cli
 
 
 @pytest.fixture
 def cli(
     home: Home, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DERLINK_PKI_PASSPHRASE", raising=False)
-    runner = Cli(home, capsys)
-    runner.ok("init")
-    return runner
+    return initialised_cli(home, capsys, monkeypatch, tmp_path)
 
 
 def test_operator_sets_up_and_dispatches(cli: Cli) -> None:

@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import require_service
+from support.xmpp import traversable_tree
 
 pytestmark = pytest.mark.xmpp
 
@@ -56,10 +56,8 @@ def free_port() -> int:
 @pytest.fixture
 def base() -> Iterator[Path]:
     """A directory the XMPP server's own user can traverse (it drops privileges as root)."""
-    path = Path(tempfile.mkdtemp(prefix="derlink-ied-e2e-"))
-    path.chmod(0o711)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with traversable_tree("derlink-ied-e2e-") as path:
+        yield path
 
 
 def test_sim_and_dispatch_protect_end_to_end_by_default(base: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from derlink.home import Home
 from derlink.store import Database
-from support.cli import Cli
+from support.cli import Cli, initialised_cli
 from support.tamper import TAMPERS
 
 
@@ -24,13 +24,9 @@ def cli(
     db_url: str,
 ) -> Cli:
     """An initialised data directory whose database is SQLite or PostgreSQL."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DERLINK_PKI_PASSPHRASE", raising=False)
     if db_url.startswith("postgresql"):
         monkeypatch.setenv("DERLINK_DATABASE_URL", db_url)
-    runner = Cli(home, capsys)
-    runner.ok("init")
-    return runner
+    return initialised_cli(home, capsys, monkeypatch, tmp_path)
 
 
 def _url(cli: Cli) -> str:

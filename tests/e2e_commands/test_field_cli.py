@@ -41,6 +41,15 @@ def device_args(root: Path, home: Home, name: str, state: str) -> list[str]:
     ]
 
 
+def issue_code(cli: Cli, device_cert: Path, action: str, value: int) -> str:
+    """A one-time code from ``derlink field otc issue`` for that device, action and value."""
+    issued = cli.ok(
+        "field", "otc", "issue", "--device-cert", str(device_cert), "--action", action,
+        "--value", str(value),
+    )  # fmt: skip
+    return issued.out.strip()
+
+
 def test_export_and_apply_once(setup: tuple[Cli, Path], home: Home) -> None:
     cli, root = setup
     made = cli.json(
@@ -81,18 +90,7 @@ def test_export_and_apply_once(setup: tuple[Cli, Path], home: Home) -> None:
 
 def test_one_time_codes(setup: tuple[Cli, Path], home: Home) -> None:
     cli, root = setup
-    issued = cli.ok(
-        "field",
-        "otc",
-        "issue",
-        "--device-cert",
-        str(root / "dev1.pem"),
-        "--action",
-        "export-limit-100w",
-        "--value",
-        "45",
-    )
-    code = issued.out.strip()
+    code = issue_code(cli, root / "dev1.pem", "export-limit-100w", 45)
     assert len(code.replace(" ", "")) == 20
     issuer = ["--issuer-cert", str(home.pki_dir / "admin.pem")]
     wrong = cli("field", "otc", "enter", code, *issuer, *device_args(root, home, "dev2", "s2"))
@@ -105,17 +103,7 @@ def test_one_time_codes(setup: tuple[Cli, Path], home: Home) -> None:
     typo = digits[:5] + str((int(digits[5]) + 3) % 10) + digits[6:]
     mistyped = cli("field", "otc", "enter", typo, *issuer, *device_args(root, home, "dev1", "s1"))
     assert mistyped.code == 8 and "check digit" in mistyped.err
-    second = cli.ok(
-        "field",
-        "otc",
-        "issue",
-        "--device-cert",
-        str(root / "dev1.pem"),
-        "--action",
-        "connect",
-        "--value",
-        "0",
-    ).out.strip()
+    second = issue_code(cli, root / "dev1.pem", "connect", 0)
     cli.ok("field", "otc", "enter", second, *issuer, *device_args(root, home, "dev1", "s1"))
     audit = [r for r in cli.audit_records() if r["action"] == "control.otc"]
     assert [r["details"]["counter"] for r in audit] == [1, 2]  # type: ignore[index]

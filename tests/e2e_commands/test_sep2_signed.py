@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -25,8 +23,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from derlink.audit.service import open_audit_log
-from derlink.config import load_config
 from derlink.control.service import FleetService
 from derlink.domain import (
     Control,
@@ -55,16 +51,22 @@ from derlink.sep2.client import (
     DerClient,
     EndDeviceSpec,
     ManagedDevice,
-    open_client,
 )
 from derlink.sep2.client.convert import to_control
 from derlink.sep2.client.signed import CommandTrust, check_control
 from derlink.sep2.xml import DERControl, DERControlList, decode
-from derlink.sim.der import SimulatedDer, nameplate_of
-from derlink.sim.physics import Household, SiteSpec
+from derlink.sim.physics import SiteSpec
 from derlink.store.schema import AuditRecordRow
 from derlink.store.schema_commands import SignedCommandRow
-from support.sep2 import Sep2Client, Server, derlink
+from support.sep2 import (
+    RecordingDer,
+    Sep2Client,
+    Server,
+    client_running,
+    device_run_once,
+    fleet_work,
+    initialised_home,
+)
 
 PIN = 111115
 PROGRAM = "feeder-1.yellow"
@@ -87,9 +89,7 @@ class World:
         return CommandTrust(Trust(roots, tuple(self.pki.crls())), state)
 
     async def fleet(self, work: Callable[[FleetService], Awaitable[Any]]) -> Any:
-        url = load_config(self.home).database_url(self.home)
-        async with open_audit_log(self.home, url, write=True) as log:
-            return await work(FleetService(log.db, log))
+        return await fleet_work(self.home, work)
 
     def http(self, name: str) -> Sep2Client:
         return Sep2Client(self.server, self.root / name)
@@ -98,9 +98,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("signed")
-    home = Home(root / "home")
-    derlink(home, "init")
-    pki = Pki.open(home.pki_dir, passphrase=None)
+    home, pki = initialised_home(root)
     now = datetime.now(UTC)
     world = World(home, Server(home), root, pki)
     world.issued["alice"] = pki.issue_operator("alice", [Role.OPERATOR], now=now)
@@ -126,30 +124,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         await f.set_setting("deployment", "poll:*", "1", actor="test")
 
     asyncio.run(world.fleet(setup))
-    world.server.start()
-    try:
+    with world.server:
         yield world
-    finally:
-        world.server.stop()
 
 
-class Recorder:
+class Recorder(RecordingDer):
     def __init__(self) -> None:
         spec = SiteSpec(pv_w=7000, inverter_w=5000, battery_wh=0, battery_w=0, seed=3, tz_hours=0)
-        self.sim = SimulatedDer(Household(spec, now=time.time()), nameplate_of(spec, "R3"))
-
-    def nameplate(self) -> Any:
-        return self.sim.nameplate()
-
-    async def set_envelope(self, envelope: ControlBase) -> None:
-        await self.sim.set_envelope(envelope)
-
-    def state(self, now: float) -> Any:
-        return self.sim.state(now)
-
-    @property
-    def envelope(self) -> ControlBase:
-        return self.sim.envelope
+        super().__init__(spec, "R3")
 
 
 @asynccontextmanager
@@ -165,13 +147,8 @@ async def running(
         command_trust=world.trust(state),
     )
     credentials = Credentials.from_prefix(world.root / cert, world.home.pki_dir / "ca-bundle.pem")
-    async with open_client(world.server.url, credentials, managed, options) as client:
-        task = asyncio.create_task(client.run())
-        try:
-            yield client, recorder
-        finally:
-            client.stop()
-            await asyncio.wait_for(task, 10)
+    async with client_running(world.server.url, credentials, managed, options) as client:
+        yield client, recorder
 
 
 async def until(check: Callable[[], Any], timeout: float = 15.0, what: str = "") -> None:
@@ -367,35 +344,9 @@ async def test_a_control_relayed_by_an_aggregator_is_verified_by_the_device(
 
 
 def _device_run_once(world: World, state: Path) -> subprocess.CompletedProcess[str]:
-    pki = world.home.pki_dir
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "derlink.cli.main",
-            "--home",
-            str(world.home.root),
-            "device",
-            "run",
-            "--cert",
-            str(world.root / "dev"),
-            "--server",
-            world.server.url,
-            "--pin",
-            str(PIN),
-            "--once",
-            "--require-signed",
-            "--crl",
-            str(pki / "operator-ca.crl.pem"),
-            "--state",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=dict(os.environ),
-    )
+    crl = world.home.pki_dir / "operator-ca.crl.pem"
+    options = ("--require-signed", "--crl", str(crl), "--state", str(state))
+    return device_run_once(world.home, world.root / "dev", world.server.url, PIN, *options)
 
 
 async def test_device_run_require_signed_from_the_command_line(

@@ -1,4 +1,5 @@
-"""Fixtures for the PKI tests: a fixed time, PKIs on disk, a forger of bad certificates."""
+"""Fixtures for the PKI tests: a fixed time, PKIs on disk, a forger of bad certificates, the
+``derlink`` command on an initialised data directory."""
 
 from __future__ import annotations
 
@@ -13,9 +14,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from derlink.home import Home
 from derlink.pki import Pki, Profile, load_private_key
+from support.cli import Cli, initialised_cli
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def cli(
+    home: Home, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Cli:
+    """``derlink`` on an initialised data directory, run from ``tmp_path``."""
+    return initialised_cli(home, capsys, monkeypatch, tmp_path)
 
 
 @pytest.fixture

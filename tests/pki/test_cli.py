@@ -18,17 +18,6 @@ ADMIN = ["operator", "engineer", "secadm"]  # the local administrator 'derlink i
 
 
 @pytest.fixture
-def cli(
-    home: Home, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
-    runner = Cli(home, capsys)
-    runner.ok("init")
-    return runner
-
-
-@pytest.fixture
 def encrypted_cli(
     home: Home, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Cli:

@@ -10,23 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from derlink.e2e import AnchorVerifier, Credentials, Established, Send, Session
-from derlink.home import Home
 from derlink.pki import Pki, Profile, Role, load_certificates, load_private_key
 from derlink.pki.checks import xmpp_addrs
 from support.cli import Cli
-
-PASSPHRASE_ENV = "DERLINK_PKI_PASSPHRASE"
-
-
-@pytest.fixture
-def cli(
-    home: Home, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
-    runner = Cli(home, capsys)
-    runner.ok("init")
-    return runner
 
 
 def credentials(prefix: Path) -> Credentials:

@@ -34,9 +34,9 @@ from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.model.der import load_der_ied
 from derlink.iec61850.model.refs import FC, ObjectReference
 from derlink.iec61850.protection import E2eProtector
-from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
+from derlink.iec61850.xmpp.endpoint import Endpoint
 from derlink.pki import Role
-from support.xmpp import XmppService, prosody_server  # noqa: F401
+from support.xmpp import XmppService, endpoint_for
 
 from .test_matrix import EXPECTED_ACSI
 
@@ -68,33 +68,20 @@ class Lab:
         return self.ied.runtime.server.value_of(ObjectReference.parse(ref), fc)
 
 
-def endpoint(service: XmppService, local: str, resource: str) -> Endpoint:
-    jid, cert, key = service.client(local, resource)
-    return Endpoint(
-        EndpointConfig(
-            jid=jid,
-            certfile=cert,
-            keyfile=key,
-            cafile=service.ca_file,
-            host=service.host,
-            port=service.port,
-            request_timeout=10.0,
-        )
-    )
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def lab(
-    prosody_server: XmppService,  # noqa: F811
+    prosody_server: XmppService,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Lab]:
     service = prosody_server
     tag = uuid.uuid4().hex[:6]
     now = datetime.now(UTC)
     files: Path = tmp_path_factory.mktemp("rbac-xmpp")
-    centre_ends = {role: endpoint(service, f"{role.name.lower()}-{tag}", "centre") for role in Role}
-    plain_end = endpoint(service, f"plain-{tag}", "centre")  # admitted, but no end-to-end
-    ied_end = endpoint(service, f"ied-{tag}", "ied")
+    centre_ends = {
+        role: endpoint_for(service, f"{role.name.lower()}-{tag}", "centre") for role in Role
+    }
+    plain_end = endpoint_for(service, f"plain-{tag}", "centre")  # admitted, but no end-to-end
+    ied_end = endpoint_for(service, f"ied-{tag}", "ied")
     issued = service.pki.issue_e2e(f"ied-{tag}", xmpp_address=ied_end.bare, now=now)
     issued.write(files / "ied-e2e")
     settings = E2eSettings(

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from conftest import require_service
-from derlink.iec61850.xmpp.server import backend_module
-from security.rig import Rig, make_rig, service_of
-from support.xmpp import XmppService
-
-
-def _tapped(kind: str) -> Iterator[XmppService]:
-    require_service(shutil.which(backend_module(kind).BINARY) is not None, f"{kind} missing")  # type: ignore[arg-type]
-    with service_of(kind) as service:
-        yield service
+from security.rig import Rig, make_rig, tapped_service
+from support.xmpp import XmppService, running_service
 
 
 @pytest.fixture(scope="session")
 def tapped_prosody() -> Iterator[XmppService]:
-    yield from _tapped("prosody")
+    yield from running_service("prosody", tapped_service)
 
 
 @pytest.fixture(scope="session")
 def tapped_ejabberd() -> Iterator[XmppService]:
-    yield from _tapped("ejabberd")
+    yield from running_service("ejabberd", tapped_service)
 
 
 @pytest.fixture(params=["prosody", "ejabberd"])

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,10 +30,10 @@ from derlink.iec61850.model.nodes import ServerModel
 from derlink.iec61850.model.store import ValueStore
 from derlink.iec61850.protection import E2eProtector, acsi_authorizer
 from derlink.iec61850.xmpp import ejabberd
-from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
-from derlink.iec61850.xmpp.server import XmppServer
+from derlink.iec61850.xmpp.endpoint import Endpoint
+from derlink.iec61850.xmpp.server import ServerKind, XmppServer
 from derlink.pki import Issued, Pki, Role
-from support.xmpp import ADMIN, XmppService
+from support.xmpp import ADMIN, XmppService, endpoint_for
 
 MODEL: ServerModel = load_der_ied()
 LD = MODEL.logical_devices()[0]
@@ -70,9 +69,9 @@ class TappedServer(XmppServer):
         write_public(path, tapped.encode())
 
 
-def tapped_service(kind: str) -> XmppService:
+def tapped_service(kind: ServerKind) -> XmppService:
     with mock.patch.object(support.xmpp, "XmppServer", TappedServer):
-        service = XmppService(kind)  # type: ignore[arg-type]
+        service = XmppService(kind)
     if kind == "ejabberd":  # its log handlers drop events beyond 500/s: the tap must not
         for handler in ("ejabberd_log", "default"):
             settings = (
@@ -88,15 +87,6 @@ def tapped_service(kind: str) -> XmppService:
                 == "ok"
             )
     return service
-
-
-@contextmanager
-def service_of(kind: str) -> Iterator[XmppService]:
-    service = tapped_service(kind)
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 class ServerView:
@@ -136,22 +126,6 @@ class TapProtector(E2eProtector):
         clear = super().open(jid, message, now)
         self.clear.append((jid, clear))
         return clear
-
-
-def endpoint_for(service: XmppService, local: str, resource: str, **options: Any) -> Endpoint:
-    jid, cert, key = service.client(local, resource)
-    options.setdefault("request_timeout", 10.0)
-    return Endpoint(
-        EndpointConfig(
-            jid=jid,
-            certfile=cert,
-            keyfile=key,
-            cafile=service.ca_file,
-            host=service.host,
-            port=service.port,
-            **options,
-        )
-    )
 
 
 def e2e_credentials(

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from derlink.audit.service import open_audit_log
-from derlink.config import load_config
 from derlink.control.service import FleetService
 from derlink.domain import Device, DeviceKind, Group, Site
 from derlink.home import Home
-from derlink.pki import Issued, Pki, Role
-from support.sep2 import Sep2Client, Server, derlink
+from derlink.pki import Issued, Role
+from support.sep2 import Sep2Client, Server, fleet_work, initialised_home
 
 
 @dataclass
@@ -37,9 +35,7 @@ class Deployment:
         return self.issued[name].lfdi
 
     async def fleet_do(self, work: object) -> object:
-        url = load_config(self.home).database_url(self.home)
-        async with open_audit_log(self.home, url, write=True) as log:
-            return await work(FleetService(log.db, log))  # type: ignore[operator]
+        return await fleet_work(self.home, work)  # type: ignore[arg-type]
 
     def fleet(self, work: object) -> object:
         return asyncio.run(self.fleet_do(work))
@@ -51,9 +47,7 @@ CLIENTS = ("dev1", "dev2", "aggdev1", "aggdev2", "stranger", "revoked", "blocked
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("sep2")
-    home = Home(root / "home")
-    derlink(home, "init")
-    pki = Pki.open(home.pki_dir, passphrase=None)
+    home, pki = initialised_home(root)
     now = datetime.now(UTC)
     issued: dict[str, Issued] = {}
     certs: dict[str, Path] = {}
@@ -96,8 +90,5 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         await f.set_access(issued["blocked"].lfdi, False, actor="test")
 
     deployment.fleet(setup)
-    deployment.server.start()
-    try:
+    with deployment.server:
         yield deployment
-    finally:
-        deployment.server.stop()

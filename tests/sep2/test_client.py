@@ -8,9 +8,7 @@ site a, one at site n, an aggregator with two devices at site c and a third it r
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -21,8 +19,6 @@ from typing import Any
 
 import pytest
 
-from derlink.audit.service import open_audit_log
-from derlink.config import load_config
 from derlink.control.service import FleetService
 from derlink.domain import (
     Control,
@@ -51,8 +47,6 @@ from derlink.sep2.client import (
     TransportFailure,
     open_client,
 )
-from derlink.sep2.client.device import DerState, Nameplate
-from derlink.sep2.client.telemetry import Sample
 from derlink.sep2.xml import (
     DERCapability,
     DeviceInformation,
@@ -63,9 +57,16 @@ from derlink.sep2.xml import (
     ReadingType,
     UsagePointList,
 )
-from derlink.sim.der import SimulatedDer, nameplate_of
-from derlink.sim.physics import Household, SiteSpec
-from support.sep2 import Sep2Client, Server, derlink
+from derlink.sim.physics import SiteSpec
+from support.sep2 import (
+    RecordingDer,
+    Sep2Client,
+    Server,
+    client_running,
+    device_run_once,
+    fleet_work,
+    initialised_home,
+)
 
 PINS = {"dev": 111111, "devn": 222222, "agg1": 301, "agg2": 302}
 TIMES: dict[str, float] = {}
@@ -95,9 +96,7 @@ class World:
         return self.issued[name].sfdi
 
     async def fleet(self, work: Callable[[FleetService], Awaitable[Any]]) -> Any:
-        url = load_config(self.home).database_url(self.home)
-        async with open_audit_log(self.home, url, write=True) as log:
-            return await work(FleetService(log.db, log))
+        return await fleet_work(self.home, work)
 
     def http(self, name: str) -> Sep2Client:
         return Sep2Client(self.server, self.prefix(name))
@@ -106,9 +105,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("client")
-    home = Home(root / "home")
-    derlink(home, "init")
-    pki = Pki.open(home.pki_dir, passphrase=None)
+    home, pki = initialised_home(root)
     now = datetime.now(UTC)
     world = World(home, Server(home), root)
     for name in ("dev", "devn", "agg1", "agg2", "agg3", "stranger"):
@@ -146,41 +143,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         await f.set_setting("site:site-n", "poll:*", "120", actor="test")
 
     asyncio.run(world.fleet(setup))
-    world.server.start()
-    try:
+    with world.server:
         yield world
-    finally:
-        world.server.stop()
-        if TIMES:
-            print("\nclient timings:", {k: f"{v:.2f} s" for k, v in TIMES.items()})
+    if TIMES:
+        print("\nclient timings:", {k: f"{v:.2f} s" for k, v in TIMES.items()})
 
 
-class Recorder:
+class Recorder(RecordingDer):
     """A simulated DER that records every envelope it is given."""
 
     def __init__(self, seed: int) -> None:
         spec = SiteSpec(
             pv_w=7000, inverter_w=5000, battery_wh=10000, battery_w=4000, seed=seed, tz_hours=0
         )
-        self.sim = SimulatedDer(Household(spec, now=time.time()), nameplate_of(spec, f"R{seed}"))
-        self.history: list[tuple[float, ControlBase]] = []
-
-    def nameplate(self) -> Nameplate:
-        return self.sim.nameplate()
-
-    async def set_envelope(self, envelope: ControlBase) -> None:
-        self.history.append((time.monotonic(), envelope))
-        await self.sim.set_envelope(envelope)
-
-    def state(self, now: float) -> DerState:
-        return self.sim.state(now)
-
-    def sample(self, now: float) -> Sample:
-        return self.sim.sample(now)
-
-    @property
-    def envelope(self) -> ControlBase:
-        return self.sim.envelope
+        super().__init__(spec, f"R{seed}")
 
 
 def options(**changes: Any) -> ClientOptions:
@@ -213,15 +189,10 @@ async def running(
         endpoint = NotifyEndpoint(
             "127.0.0.1", 0, prefix.with_suffix(".pem"), prefix.with_suffix(".key")
         )
-    async with open_client(
+    async with client_running(
         world.server.url, world.credentials(name), managed, options(**changes), notify=endpoint
     ) as client:
-        task = asyncio.create_task(client.run())
-        try:
-            yield client, recorders
-        finally:
-            client.stop()
-            await asyncio.wait_for(task, 10)
+        yield client, recorders
 
 
 def device(world: World, name: str) -> list[tuple[str, int | None]]:
@@ -460,29 +431,7 @@ async def test_a_server_that_cannot_be_authenticated_is_refused(
 
 
 def _device_run_once(world: World, pin: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "derlink.cli.main",
-            "--home",
-            str(world.home.root),
-            "device",
-            "run",
-            "--cert",
-            str(world.prefix("dev")),
-            "--server",
-            world.server.url,
-            "--pin",
-            str(pin),
-            "--once",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=dict(os.environ),
-    )
+    return device_run_once(world.home, world.prefix("dev"), world.server.url, pin)
 
 
 def test_device_run_once_from_the_command_line(world: World) -> None:

@@ -1,14 +1,25 @@
-"""Running the ``derlink`` command in this process, as a user would, capturing its output."""
+"""Running the ``derlink`` command as a user would: in this process, capturing its output, or
+as a process of its own."""
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from derlink.cli.main import main
 from derlink.home import Home
+
+
+def derlink_command() -> list[str]:
+    """The argv that starts the ``derlink`` command as a process of its own."""
+    script = Path(sys.executable).with_name("derlink")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from derlink.cli.main import main; main()"]
 
 
 @dataclass
@@ -45,3 +56,15 @@ class Cli:
 
     def audit_records(self) -> list[dict[str, object]]:
         return [json.loads(line) for line in self.ok("audit", "export").out.splitlines()]
+
+
+def initialised_cli(
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cwd: Path
+) -> Cli:
+    """A :class:`Cli` on ``home`` after ``derlink init``, run from ``cwd`` (relative ``--out``
+    paths land there) with no PKI passphrase in the environment (the PKI is unencrypted)."""
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("DERLINK_PKI_PASSPHRASE", raising=False)
+    runner = Cli(home, capsys)
+    runner.ok("init")
+    return runner

@@ -6,21 +6,44 @@ own certificate; every XML body the server answers is validated against the XSD.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import ssl
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
+from derlink.audit.service import open_audit_log
+from derlink.config import load_config
+from derlink.control.service import FleetService
+from derlink.domain import ControlBase
 from derlink.home import Home
+from derlink.pki import Pki
+from derlink.sep2.client import (
+    ClientOptions,
+    Credentials,
+    DerClient,
+    ManagedDevice,
+    NotifyEndpoint,
+    open_client,
+)
+from derlink.sep2.client.device import DerState, Nameplate
+from derlink.sep2.client.telemetry import Sample
 from derlink.sep2.transport import client_context
 from derlink.sep2.xml import MEDIA_TYPE, Sep2Object, decode, encode
+from derlink.sim.der import SimulatedDer, nameplate_of
+from derlink.sim.physics import Household, SiteSpec
 from support.xsd import validate
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -42,6 +65,83 @@ def derlink(home: Home, *args: str, env: dict[str, str] | None = None) -> str:
     if done.returncode != 0:
         raise AssertionError(f"derlink {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
+
+
+def initialised_home(root: Path) -> tuple[Home, Pki]:
+    """``ROOT/home`` made by ``derlink init`` (a real process), and its PKI."""
+    home = Home(root / "home")
+    derlink(home, "init")
+    return home, Pki.open(home.pki_dir, passphrase=None)
+
+
+async def fleet_work(home: Home, work: Callable[[FleetService], Awaitable[T]]) -> T:
+    """``work`` on the fleet of ``home``'s database, audited in its signed log."""
+    url = load_config(home).database_url(home)
+    async with open_audit_log(home, url, write=True) as log:
+        return await work(FleetService(log.db, log))
+
+
+class RecordingDer:
+    """A simulated household DER (``derlink.sim``) as the DER client drives it; ``history``
+    holds every envelope it was given, with the monotonic time."""
+
+    def __init__(self, spec: SiteSpec, name: str) -> None:
+        self.sim = SimulatedDer(Household(spec, now=time.time()), nameplate_of(spec, name))
+        self.history: list[tuple[float, ControlBase]] = []
+
+    def nameplate(self) -> Nameplate:
+        return self.sim.nameplate()
+
+    async def set_envelope(self, envelope: ControlBase) -> None:
+        self.history.append((time.monotonic(), envelope))
+        await self.sim.set_envelope(envelope)
+
+    def state(self, now: float) -> DerState:
+        return self.sim.state(now)
+
+    def sample(self, now: float) -> Sample:
+        return self.sim.sample(now)
+
+    @property
+    def envelope(self) -> ControlBase:
+        return self.sim.envelope
+
+
+@asynccontextmanager
+async def client_running(
+    server_url: str,
+    credentials: Credentials,
+    devices: Sequence[ManagedDevice],
+    options: ClientOptions,
+    *,
+    notify: NotifyEndpoint | None = None,
+) -> AsyncIterator[DerClient]:
+    """The DER client for ``devices``, running for the block, then stopped (within 10 s)."""
+    async with open_client(server_url, credentials, devices, options, notify=notify) as client:
+        task = asyncio.create_task(client.run())
+        try:
+            yield client
+        finally:
+            client.stop()
+            await asyncio.wait_for(task, 10)
+
+
+def device_run_once(
+    home: Home, cert: Path, server_url: str, pin: int, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """``derlink device run --once`` (a real process) as the device whose certificate and key
+    are at the prefix ``cert``, against the head-end at ``server_url``; ``options`` added."""
+    return subprocess.run(
+        [
+            sys.executable, "-m", "derlink.cli.main", "--home", str(home.root), "device", "run",
+            "--cert", str(cert), "--server", server_url, "--pin", str(pin), "--once", *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=dict(os.environ),
+    )  # fmt: skip
 
 
 @dataclass
@@ -102,6 +202,13 @@ class Server:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def __enter__(self) -> Server:
+        """``with server:`` runs it for the block."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class Sep2Client:

@@ -1,8 +1,8 @@
 """A real XMPP server (Prosody or ejabberd) for tests, run by derlink with a fresh PKI.
 
-Use the pytest fixtures by importing them into a ``conftest.py``::
-
-    from support.xmpp import ejabberd_server, prosody_server, xmpp_server  # noqa: F401
+The pytest fixtures are registered for the whole suite by ``tests/conftest.py``
+(``pytest_plugins``); do not import them into a ``conftest.py`` or a test module, since each
+import would start servers of its own:
 
 - ``prosody_server`` / ``ejabberd_server``: session-scoped :class:`XmppService` of that kind;
 - ``xmpp_server``: parametrised over both kinds (``xmpp_server.kind`` says which), so a test
@@ -33,7 +33,8 @@ and node names per test (e.g. with ``uuid4().hex[:8]``) instead of assuming an e
   ejabberd about 1 s here).
 
 Module constants and helpers: ``DOMAIN``, ``ADMIN`` (the admin local part), ``free_port()``,
-``make_client()``, ``login()``, ``LoginRefused``.
+``make_client()``, ``login()``, ``LoginRefused``, ``endpoint_config()`` and ``endpoint_for()``
+(derlink's own :class:`~derlink.iec61850.xmpp.endpoint.Endpoint` on the server).
 
 Logging in with slixmpp (SASL EXTERNAL only): ``make_client(service, jid, cert, key)`` gives a
 configured, unconnected ``slixmpp.ClientXMPP``; ``await login(service, jid, cert, key,
@@ -58,10 +59,11 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -76,6 +78,9 @@ from derlink.iec61850.xmpp.server import (
 )
 from derlink.pki import Pki, Role, load_certificate
 
+if TYPE_CHECKING:
+    from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
+
 DOMAIN = "derlink.local"
 ADMIN = "centre"
 
@@ -85,6 +90,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def traversable_directory(prefix: str) -> Path:
+    """A new temporary directory the XMPP server's account can traverse: run as root, the
+    server drops to its package user, which pytest's per-user temporary directory (0700) bars."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o711)
+    return path
+
+
+@contextmanager
+def traversable_tree(prefix: str) -> Iterator[Path]:
+    """:func:`traversable_directory`, removed with all it holds on the way out."""
+    path = traversable_directory(prefix)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class XmppService:
@@ -98,9 +121,7 @@ class XmppService:
     def __init__(self, kind: ServerKind, base: Path | None = None) -> None:
         self.kind: ServerKind = kind
         self._own_base = base is None
-        # Root drops the server to its package user: the tree must be traversable by it, which
-        # pytest's per-user temporary directory (0700) is not.
-        self.base = Path(tempfile.mkdtemp(prefix=f"derlink-{kind}-")) if base is None else base
+        self.base = traversable_directory(f"derlink-{kind}-") if base is None else base
         self.base.chmod(0o711)
         self.home = Home(self.base / "home")
         self.home.create()
@@ -193,6 +214,26 @@ def make_client(service: XmppService, jid: str, cert: Path, key: Path, **kwargs:
     return client
 
 
+def endpoint_config(
+    service: XmppService, jid: str, cert: Path, key: Path, **options: Any
+) -> EndpointConfig:
+    """How an endpoint logs in to ``service`` as ``jid`` with these files; ``options`` are the
+    other :class:`EndpointConfig` fields (``request_timeout``, ``backoff_initial``...) or
+    replace the service's ``cafile``, ``host`` or ``port``."""
+    from derlink.iec61850.xmpp.endpoint import EndpointConfig
+
+    where = {"cafile": service.ca_file, "host": service.host, "port": service.port}
+    return EndpointConfig(jid=jid, certfile=cert, keyfile=key, **{**where, **options})
+
+
+def endpoint_for(service: XmppService, local: str, resource: str = "x", **options: Any) -> Endpoint:
+    """An (unstarted) endpoint for ``local@domain/resource`` with a fresh client certificate."""
+    from derlink.iec61850.xmpp.endpoint import Endpoint
+
+    jid, cert, key = service.client(local, resource)
+    return Endpoint(endpoint_config(service, jid, cert, key, **options))
+
+
 class LoginRefused(Exception):
     """The server did not open a session (authentication or binding refused, TLS failed)."""
 
@@ -250,9 +291,13 @@ def _available(kind: ServerKind) -> bool:
     return shutil.which(backend_module(kind).BINARY) is not None
 
 
-def _service(kind: ServerKind) -> Iterator[XmppService]:
+def running_service(
+    kind: ServerKind, make: Callable[[ServerKind], XmppService] = XmppService
+) -> Iterator[XmppService]:
+    """For a fixture: the service ``make(kind)`` starts, stopped afterwards; skipped locally
+    (failed under ``CI=true``) when that server is not installed."""
     require_service(_available(kind), f"{kind} is not installed")
-    service = XmppService(kind)
+    service = make(kind)
     try:
         yield service
     finally:
@@ -262,13 +307,13 @@ def _service(kind: ServerKind) -> Iterator[XmppService]:
 @pytest.fixture(scope="session")
 def prosody_server() -> Iterator[XmppService]:
     """A Prosody server for the whole test session."""
-    yield from _service("prosody")
+    yield from running_service("prosody")
 
 
 @pytest.fixture(scope="session")
 def ejabberd_server() -> Iterator[XmppService]:
     """An ejabberd server for the whole test session."""
-    yield from _service("ejabberd")
+    yield from running_service("ejabberd")
 
 
 @pytest.fixture(params=["prosody", "ejabberd"])

@@ -26,28 +26,24 @@ from derlink.iec61850.acsi.reporting import (
 ALL_TRG = Reason.DCHG | Reason.QCHG | Reason.DUPD | Reason.INTEGRITY | Reason.GI
 
 
-def brcb(**kw: object) -> ReportControlBlock:
+def _rcb(buffered: bool, **kw: object) -> ReportControlBlock:
     cfg = RcbConfig(
-        ref="IEDLD0/LLN0.brcbA",
-        buffered=True,
+        ref="IEDLD0/LLN0.brcbA" if buffered else "IEDLD0/LLN0.urcbA",
+        buffered=buffered,
         dat_set="IEDLD0/LLN0.ds",
         member_count=3,
         trg_ops=ALL_TRG,
         **kw,  # type: ignore[arg-type]
     )
     return ReportControlBlock(cfg)
+
+
+def brcb(**kw: object) -> ReportControlBlock:
+    return _rcb(True, **kw)
 
 
 def urcb(**kw: object) -> ReportControlBlock:
-    cfg = RcbConfig(
-        ref="IEDLD0/LLN0.urcbA",
-        buffered=False,
-        dat_set="IEDLD0/LLN0.ds",
-        member_count=3,
-        trg_ops=ALL_TRG,
-        **kw,  # type: ignore[arg-type]
-    )
-    return ReportControlBlock(cfg)
+    return _rcb(False, **kw)
 
 
 SNAP = [1.0, 2.0, 3.0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -95,18 +96,12 @@ def test_rcb_attribute_rules(rig: Rig) -> None:
 
     link = rig.link()
     link.call(link.client.enable_reporting(BRCB, True))
-    try:
+    with pytest.raises(ServiceError) as enabled:  # IntgPd written while enabled
         link.call(link.client.set_rcb_values(BRCB, True, {"IntgPd": ("unsigned", 5)}))
-    except ServiceError as exc:
-        assert exc.service_class is ServiceErrorClass.ACCESS_NOT_ALLOWED_IN_CURRENT_STATE
-    else:
-        raise AssertionError("IntgPd written while enabled")
-    try:
+    assert enabled.value.service_class is ServiceErrorClass.ACCESS_NOT_ALLOWED_IN_CURRENT_STATE
+    with pytest.raises(ServiceError) as mistyped:  # GI given an integer
         link.call(link.client.set_rcb_values(BRCB, True, {"GI": ("integer", 1)}))
-    except ServiceError as exc:
-        assert exc.service_class is ServiceErrorClass.TYPE_CONFLICT
-    else:
-        raise AssertionError("GI accepted an integer")
+    assert mistyped.value.service_class is ServiceErrorClass.TYPE_CONFLICT
     link.call(link.client.disable_reporting(BRCB, True))
     opt = OptFlds(data_ref=True)
     link.call(link.client.set_rcb_values(BRCB, True, {"OptFlds": ("bit-string", opt.to_bits())}))

@@ -8,26 +8,25 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from derlink.audit import AuditLog
 from derlink.control.service import FleetService
-from derlink.domain import Group, Site
+from derlink.domain import Control, ControlBase, Group, Site
 from derlink.iec61850.acsi.server import IedServer
 from derlink.iec61850.centre import ControlCentre
 from derlink.iec61850.dispatch import Dispatcher
 from derlink.iec61850.ied import IedRuntime
 from derlink.iec61850.registry import DEFAULT_IED_NAME, enrol_ied
-from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
+from derlink.iec61850.xmpp.endpoint import Endpoint
 from derlink.pki import load_certificate
 from derlink.sim.iedfleet import IED_RESOURCE, HouseholdDriver, SharedModel, ied_spec
 from derlink.sim.physics import Household
 from derlink.store import Database, upgrade
-from support.xmpp import XmppService, ejabberd_server, prosody_server
-
-__all__ = ["ejabberd_server", "prosody_server"]
+from support.xmpp import XmppService, endpoint_config, endpoint_for
 
 SHARED = SharedModel()
 
@@ -55,7 +54,7 @@ class World:
         driver = HouseholdDriver(Household(ied_spec(n), now=time.time()), SHARED.measured)
         server = IedServer(SHARED.model, SHARED.store(), clock=time.time)
         runtime = IedRuntime(
-            _endpoint(self.service, jid, cert, key),
+            Endpoint(endpoint_config(self.service, jid, cert, key, request_timeout=5.0)),
             server,
             centres=[self.centre.endpoint.bare],
             driver=driver,
@@ -64,6 +63,29 @@ class World:
         self.drivers[device.lfdi] = driver
         self.runtimes[device.lfdi] = runtime
         return device.lfdi
+
+    async def control(
+        self,
+        envelope: ControlBase,
+        *,
+        group: str | None = "a",
+        duration: int = 600,
+        actor: str = "operator",
+        start: int | None = None,
+        **options: Any,
+    ) -> Control:
+        """A control of ``envelope`` from ``start`` (default: now) for ``duration`` seconds, for
+        group ``GROUP-TAG`` (``a``: the two IEDs) or, with ``group=None``, for what ``options``
+        name (``program=``); ``options`` may add a ``priority``."""
+        if group is not None:
+            options["group"] = f"{group}-{self.tag}"
+        return await self.fleet.create_control(
+            envelope,
+            actor=actor,
+            start=int(time.time()) if start is None else start,
+            duration=duration,
+            **options,
+        )
 
     async def until(self, done: Callable[[], bool], timeout: float = 20.0) -> None:
         """Run dispatcher passes until ``done()`` (or fail after ``timeout``)."""
@@ -87,20 +109,6 @@ class World:
         raise AssertionError(f"responses {summary} never reached {wanted}")
 
 
-def _endpoint(service: XmppService, jid: str, cert: Path, key: Path) -> Endpoint:
-    return Endpoint(
-        EndpointConfig(
-            jid=jid,
-            certfile=cert,
-            keyfile=key,
-            cafile=service.ca_file,
-            host=service.host,
-            port=service.port,
-            request_timeout=5.0,
-        )
-    )
-
-
 @pytest.fixture
 async def world(ejabberd_server: XmppService, tmp_path: Path) -> AsyncIterator[World]:
     """Group ``a-TAG`` with two simulated IEDs, group ``b-TAG`` with a site but no IED."""
@@ -113,8 +121,8 @@ async def world(ejabberd_server: XmppService, tmp_path: Path) -> AsyncIterator[W
         await fleet.add_group(Group(f"a-{tag}"), actor="test")
         await fleet.add_group(Group(f"b-{tag}"), actor="test")
         await fleet.add_site(Site(f"empty-{tag}", groups=frozenset({f"b-{tag}"})), actor="test")
-        jid, cert, key = service.client(f"ctr-{tag}", resource="centre")
-        centre = ControlCentre(_endpoint(service, jid, cert, key), request_timeout=5.0)
+        end = endpoint_for(service, f"ctr-{tag}", "centre", request_timeout=5.0)
+        centre = ControlCentre(end, request_timeout=5.0)
         await centre.start()
         world = World(fleet, audit, centre, Dispatcher(fleet, audit, centre), service, tag=tag)
         for n in range(2):

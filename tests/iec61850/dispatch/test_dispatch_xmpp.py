@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -34,13 +35,8 @@ GEN_PCT = FCDA(ObjectReference.parse("DERIEDLD0/DWMX1.WMaxSptPct.mxVal.f"), FC.M
 
 
 async def test_a_group_control_reaches_the_ieds_and_a_cancel_restores(world: World) -> None:
-    control = await world.fleet.create_control(
-        ControlBase(export_limit_w=1500.0, max_limit_pct=40.0),
-        actor="operator",
-        start=int(time.time()),
-        duration=3600,
-        group=f"a-{world.tag}",
-        priority=Priority.RED,
+    control = await world.control(
+        ControlBase(export_limit_w=1500.0, max_limit_pct=40.0), duration=3600, priority=Priority.RED
     )
     summary = await world.summary_until(control.mrid, {RECEIVED: 2, STARTED: 2})
     assert summary == {RECEIVED: 2, STARTED: 2}
@@ -70,13 +66,7 @@ async def test_a_group_control_reaches_the_ieds_and_a_cancel_restores(world: Wor
 
 
 async def test_a_control_that_ends_restores_and_completes(world: World) -> None:
-    control = await world.fleet.create_control(
-        ControlBase(export_limit_w=800.0),
-        actor="operator",
-        start=int(time.time()),
-        duration=3,
-        group=f"a-{world.tag}",
-    )
+    control = await world.control(ControlBase(export_limit_w=800.0), duration=3)
     await world.summary_until(control.mrid, {STARTED: 2})
     assert all(d.envelope.export_limit_w == 800.0 for d in world.drivers.values())
     summary = await world.summary_until(control.mrid, {COMPLETED: 2})
@@ -85,25 +75,10 @@ async def test_a_control_that_ends_restores_and_completes(world: World) -> None:
 
 
 async def test_higher_priority_wins_and_the_lower_returns(world: World) -> None:
-    group = f"a-{world.tag}"
-    now = int(time.time())
-    green = await world.fleet.create_control(
-        ControlBase(export_limit_w=3000.0),
-        actor="op",
-        start=now,
-        duration=3600,
-        group=group,
-        priority=Priority.GREEN,
-    )
+    both: dict[str, Any] = {"duration": 3600, "actor": "op", "start": int(time.time())}
+    green = await world.control(ControlBase(export_limit_w=3000.0), priority=Priority.GREEN, **both)
     await world.summary_until(green.mrid, {STARTED: 2})
-    red = await world.fleet.create_control(
-        ControlBase(export_limit_w=500.0),
-        actor="op",
-        start=now,
-        duration=3600,
-        group=group,
-        priority=Priority.RED,
-    )
+    red = await world.control(ControlBase(export_limit_w=500.0), priority=Priority.RED, **both)
     await world.summary_until(red.mrid, {STARTED: 2})
     assert all(d.envelope.export_limit_w == 500.0 for d in world.drivers.values())
     await world.fleet.cancel(red.mrid, actor="op")
@@ -114,13 +89,7 @@ async def test_higher_priority_wins_and_the_lower_returns(world: World) -> None:
 async def test_a_group_without_ieds_sees_no_xmpp_traffic(world: World) -> None:
     await world.dispatcher.run_once()
     sent = world.centre.endpoint.stats.requests_sent
-    control = await world.fleet.create_control(
-        ControlBase(export_limit_w=100.0),
-        actor="operator",
-        start=int(time.time()),
-        duration=600,
-        group=f"b-{world.tag}",
-    )
+    control = await world.control(ControlBase(export_limit_w=100.0), group="b")
     for _ in range(5):
         await world.dispatcher.run_once()
         await asyncio.sleep(0.05)
@@ -133,13 +102,7 @@ async def test_a_group_without_ieds_sees_no_xmpp_traffic(world: World) -> None:
 async def test_an_envelope_without_61850_points_is_rejected_without_traffic(world: World) -> None:
     await world.dispatcher.run_once()
     sent = world.centre.endpoint.stats.requests_sent
-    control = await world.fleet.create_control(
-        ControlBase(storage_target_w=2000.0),
-        actor="operator",
-        start=int(time.time()),
-        duration=600,
-        group=f"a-{world.tag}",
-    )
+    control = await world.control(ControlBase(storage_target_w=2000.0))
     summary = await world.summary_until(
         control.mrid, {int(ResponseStatus.REJECTED_NOT_APPLICABLE): 2}
     )
@@ -157,12 +120,8 @@ async def test_a_volt_var_curve_is_written_to_the_csg_and_restored(world: World)
     await publications.add_curve(
         program, Curve(f"c-{world.tag}", CurveKind.OPMOD_VOLT_VAR, points), actor="op"
     )
-    control = await world.fleet.create_control(
-        ControlBase(volt_var_curve=f"c-{world.tag}"),
-        actor="op",
-        start=int(time.time()),
-        duration=600,
-        program=program,
+    control = await world.control(
+        ControlBase(volt_var_curve=f"c-{world.tag}"), group=None, program=program, actor="op"
     )
     await world.summary_until(control.mrid, {STARTED: 2})
     crv = ObjectReference.parse("DERIEDLD0/DVVR1.Crv")
@@ -181,13 +140,7 @@ async def test_an_ied_that_refuses_is_reported_rejected_and_audited(world: World
     group = f"c-{world.tag}"
     await world.fleet.add_group(Group(group), actor="test")
     wrong = await world.add_ied(7, group, ied_name="OTHERIED")  # registered under a wrong name
-    control = await world.fleet.create_control(
-        ControlBase(export_limit_w=700.0),
-        actor="operator",
-        start=int(time.time()),
-        duration=600,
-        group=group,
-    )
+    control = await world.control(ControlBase(export_limit_w=700.0), group="c")
     rejected = int(ResponseStatus.REJECTED_NOT_APPLICABLE)
     summary = await world.summary_until(control.mrid, {rejected: 1})
     assert summary == {rejected: 1}
@@ -196,13 +149,7 @@ async def test_an_ied_that_refuses_is_reported_rejected_and_audited(world: World
 
 
 async def test_a_restarted_dispatcher_still_restores_what_the_ied_had(world: World) -> None:
-    control = await world.fleet.create_control(
-        ControlBase(export_limit_w=1200.0),
-        actor="operator",
-        start=int(time.time()),
-        duration=600,
-        group=f"a-{world.tag}",
-    )
+    control = await world.control(ControlBase(export_limit_w=1200.0))
     await world.summary_until(control.mrid, {STARTED: 2})
     await world.dispatcher.release()  # the node stops; another takes over
     world.dispatcher = Dispatcher(world.fleet, world.audit, world.centre)

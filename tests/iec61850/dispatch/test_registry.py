@@ -17,18 +17,14 @@ from derlink.iec61850.registry import (
 )
 from derlink.pki import load_certificate
 from derlink.store import Database
-from support.cli import Cli
+from support.cli import Cli, initialised_cli
 
 
 @pytest.fixture
 def cli(
     home: Home, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Cli:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DERLINK_PKI_PASSPHRASE", raising=False)
-    runner = Cli(home, capsys)
-    runner.ok("init")
-    return runner
+    return initialised_cli(home, capsys, monkeypatch, tmp_path)
 
 
 async def _ieds(home: Home, groups: list[str] | None = None) -> list[tuple[str, str]]:

@@ -7,11 +7,13 @@ process; the centre logs in as the server's admin JID so it may create rooms and
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -22,30 +24,50 @@ from derlink.iec61850.ied import IedRuntime, SimulatedDriver
 from derlink.iec61850.model.der import load_der_ied
 from derlink.iec61850.model.nodes import ServerModel
 from derlink.iec61850.model.store import ValueStore
-from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
-from support.xmpp import ADMIN, XmppService, ejabberd_server, prosody_server  # noqa: F401
+from support.cli import derlink_command
+from support.xmpp import ADMIN, XmppService, endpoint_for
 
 FLEET_SIZES = {"prosody": 50, "ejabberd": 10}
+
+
+@asynccontextmanager
+async def ied_process(
+    home: Path, service: XmppService, ied_jid: str, cert: Path, key: Path, *options: str
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, bytes]]:
+    """``derlink --home HOME ied run`` as a process logging in to ``service`` as ``ied_jid``
+    with these files, ``options`` added: yields it with the line saying it is online, and
+    kills it on the way out if it still runs."""
+    process = await asyncio.create_subprocess_exec(
+        *derlink_command(), "--home", str(home), "ied", "run", "--jid", ied_jid.partition("/")[0],
+        "--cert", str(cert), "--key", str(key), "--ca", str(service.ca_file),
+        "--server", f"{service.host}:{service.port}", *options,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        line = await asyncio.wait_for(process.stderr.readline(), 30)
+        while b"online" not in line:
+            assert line, "derlink ied run exited before coming online"
+            line = await asyncio.wait_for(process.stderr.readline(), 30)
+        yield process, line
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def stop_with_ctrl_c(process: asyncio.subprocess.Process) -> None:
+    """Ctrl-C stops ``derlink ied run`` cleanly: exit status 0, no traceback."""
+    assert process.stderr is not None
+    process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(process.wait(), 15) == 0
+    rest = await process.stderr.read()
+    assert b"IED stopped" in rest and b"Traceback" not in rest
 
 
 def rss_bytes() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096
-
-
-def endpoint_for(service: XmppService, local: str, resource: str, **options: Any) -> Endpoint:
-    jid, cert, key = service.client(local, resource)
-    return Endpoint(
-        EndpointConfig(
-            jid=jid,
-            certfile=cert,
-            keyfile=key,
-            cafile=service.ca_file,
-            host=service.host,
-            port=service.port,
-            **options,
-        )
-    )
 
 
 @dataclass

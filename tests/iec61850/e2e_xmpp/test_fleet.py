@@ -29,8 +29,9 @@ from derlink.iec61850.mms import data as mms_data
 from derlink.iec61850.mms.codec import MMS_NS, encode_payload
 from derlink.iec61850.model.refs import FC, FCDA, ObjectReference
 from derlink.iec61850.xmpp.endpoint import StanzaError
+from support.xmpp import endpoint_for
 
-from .conftest import Fleet, endpoint_for
+from .conftest import Fleet
 
 pytestmark = [pytest.mark.xmpp, pytest.mark.asyncio(loop_scope="module")]
 

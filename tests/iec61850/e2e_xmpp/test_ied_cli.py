@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,18 +14,12 @@ from derlink.iec61850.ied import INITIATE_FOR_GROUP
 from derlink.iec61850.mms.codec import encode_payload
 from derlink.iec61850.model.refs import FC
 from derlink.iec61850.xmpp.endpoint import StanzaError
-from support.xmpp import ADMIN, XmppService
+from support.cli import derlink_command
+from support.xmpp import ADMIN, XmppService, endpoint_for
 
-from .conftest import endpoint_for
+from .conftest import ied_process, stop_with_ctrl_c
 
 pytestmark = pytest.mark.xmpp
-
-
-def derlink_command() -> list[str]:
-    script = Path(sys.executable).with_name("derlink")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from derlink.cli.main import main; main()"]
 
 
 async def test_ied_run_serves_and_stops_on_ctrl_c(
@@ -43,47 +35,20 @@ async def test_ied_run_serves_and_stops_on_ctrl_c(
     assert await init.wait() == 0
     centre = ControlCentre(endpoint_for(service, ADMIN, f"centre-{tag}"), ieds=[ied_jid])
     await centre.start()
-    process = await asyncio.create_subprocess_exec(
-        *derlink_command(),
-        "--home",
-        home,
-        "ied",
-        "run",
-        "--ied-name",
-        "CLIIED",
-        "--jid",
-        ied_jid.partition("/")[0],
-        "--cert",
-        str(cert),
-        "--key",
-        str(key),
-        "--ca",
-        str(service.ca_file),
-        "--server",
-        f"{service.host}:{service.port}",
-        "--centre",
-        str(centre.endpoint.jid),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
+    options = ("--ied-name", "CLIIED", "--centre", str(centre.endpoint.jid))
     try:
-        line = await asyncio.wait_for(process.stderr.readline(), 30)
-        while b"online" not in line:
-            assert line, "derlink ied run exited before coming online"
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
-        await centre.presence.wait(ied_jid, timeout=10)
-        await centre.associate(ied_jid)
-        assert await centre.server_directory(ied_jid) == ["CLIIEDLD0"]
-        assert isinstance(await centre.read(ied_jid, "CLIIEDLD0/MMXU1.Hz.mag.f", FC.MX), float)
-        stranger = endpoint_for(service, f"stranger-{tag}", "x")
-        await stranger.start()
-        with pytest.raises(StanzaError):
-            await stranger.request(ied_jid, encode_payload(INITIATE_FOR_GROUP))
-        await stranger.stop()
-        process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(process.wait(), 15) == 0
-        rest = await process.stderr.read()
-        assert b"IED stopped" in rest and b"Traceback" not in rest
+        async with ied_process(Path(home), service, ied_jid, cert, key, *options) as (process, _):
+            await centre.presence.wait(ied_jid, timeout=10)
+            await centre.associate(ied_jid)
+            assert await centre.server_directory(ied_jid) == ["CLIIEDLD0"]
+            measured = await centre.read(ied_jid, "CLIIEDLD0/MMXU1.Hz.mag.f", FC.MX)
+            assert isinstance(measured, float)
+            stranger = endpoint_for(service, f"stranger-{tag}", "x")
+            await stranger.start()
+            with pytest.raises(StanzaError):
+                await stranger.request(ied_jid, encode_payload(INITIATE_FOR_GROUP))
+            await stranger.stop()
+            await stop_with_ctrl_c(process)
         await centre.presence.wait(ied_jid, available=False, timeout=10)
         export = await asyncio.create_subprocess_exec(
             *derlink_command(), "--home", home, "audit", "export", stdout=asyncio.subprocess.PIPE
@@ -93,9 +58,6 @@ async def test_ied_run_serves_and_stops_on_ctrl_c(
         assert refused and refused[0]["outcome"] == "denied"
         assert refused[0]["actor"].startswith(f"stranger-{tag}@")
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
         await centre.stop()
 
 

@@ -8,7 +8,6 @@ certificate, the trust anchor and the CRL files. Requests, reports, controls and
 from __future__ import annotations
 
 import asyncio
-import signal
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +25,9 @@ from derlink.iec61850.model.refs import FC
 from derlink.iec61850.protection import E2eProtector
 from derlink.pki import Pki, Role
 from support.cli import Cli
-from support.xmpp import ADMIN, XmppService
+from support.xmpp import ADMIN, XmppService, endpoint_for
 
-from .conftest import endpoint_for
-from .test_ied_cli import derlink_command
+from .conftest import ied_process, stop_with_ctrl_c
 
 NAME = "E2EIED"
 LD = f"{NAME}LD0"
@@ -59,68 +57,36 @@ async def test_ied_run_end_to_end(prosody_server: XmppService, tmp_path: Path) -
     centre = ControlCentre(end, ieds=[ied_jid], muc_service=service.muc_service)
     await centre.start()
     crls = [arg for path in service.pki.paths.crls for arg in ("--crl", str(path))]
-    process = await asyncio.create_subprocess_exec(
-        *derlink_command(),
-        "--home",
-        str(tmp_path / "no-home"),
-        "ied",
-        "run",
-        "--ied-name",
-        NAME,
-        "--jid",
-        ied_bare,
-        "--cert",
-        str(cert),
-        "--key",
-        str(key),
-        "--ca",
-        str(service.ca_file),
-        "--server",
-        f"{service.host}:{service.port}",
-        "--centre",
-        str(end.jid),
-        "--e2e-cert",
-        str(tmp_path / "ied.pem"),
-        "--e2e-key",
-        str(tmp_path / "ied.key"),
-        *crls,
-        "--require-e2e",
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
+    options = (
+        "--ied-name", NAME, "--centre", str(end.jid), "--e2e-cert", str(tmp_path / "ied.pem"),
+        "--e2e-key", str(tmp_path / "ied.key"), *crls, "--require-e2e",
+    )  # fmt: skip
+    home = tmp_path / "no-home"
     try:
-        line = await asyncio.wait_for(process.stderr.readline(), 30)
-        while b"online" not in line:
-            assert line, "derlink ied run exited before coming online"
-            line = await asyncio.wait_for(process.stderr.readline(), 30)
-        assert b"(end-to-end protected)" in line
-        await centre.presence.wait(ied_jid, timeout=10)
-        await centre.associate(ied_jid)
-        assert protector.session(ied_jid) is not None
-        assert await centre.server_directory(ied_jid) == [LD]
-        # the operator's role allows a control, not a configuration change
-        assert (await centre.sbo_operate(ied_jid, f"{LD}/DWMX1.WMaxSptPct", analogue(40.0))).success
-        with pytest.raises(ServiceError) as denied:
-            await centre.write(ied_jid, DESCRIPTION, FC.DC, ("visible-string", "x"))
-        assert denied.value.service_class is ServiceErrorClass.ACCESS_VIOLATION
-        # a group command through the room, under the group key the IED got from the centre
-        room = await centre.create_group(f"e2e-{tag}", [ied_jid])
-        await kdc.create_group(room, [ied_jid])
-        centre.group_write(f"e2e-{tag}", SETTING, FC.SP, _float(1234.0))
-        for _ in range(100):
-            if await centre.read(ied_jid, SETTING, FC.SP) == 1234.0:
-                break
-            await asyncio.sleep(0.05)
-        assert await centre.read(ied_jid, SETTING, FC.SP) == 1234.0
-        assert kdc.delivered  # the key package went to the IED inside its session
-        process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(process.wait(), 15) == 0
-        rest = await process.stderr.read()
-        assert b"IED stopped" in rest and b"Traceback" not in rest
+        async with ied_process(home, service, ied_jid, cert, key, *options) as (process, line):
+            assert b"(end-to-end protected)" in line
+            await centre.presence.wait(ied_jid, timeout=10)
+            await centre.associate(ied_jid)
+            assert protector.session(ied_jid) is not None
+            assert await centre.server_directory(ied_jid) == [LD]
+            # the operator's role allows a control, not a configuration change
+            operated = await centre.sbo_operate(ied_jid, f"{LD}/DWMX1.WMaxSptPct", analogue(40.0))
+            assert operated.success
+            with pytest.raises(ServiceError) as denied:
+                await centre.write(ied_jid, DESCRIPTION, FC.DC, ("visible-string", "x"))
+            assert denied.value.service_class is ServiceErrorClass.ACCESS_VIOLATION
+            # a group command through the room, under the group key the IED got from the centre
+            room = await centre.create_group(f"e2e-{tag}", [ied_jid])
+            await kdc.create_group(room, [ied_jid])
+            centre.group_write(f"e2e-{tag}", SETTING, FC.SP, _float(1234.0))
+            for _ in range(100):
+                if await centre.read(ied_jid, SETTING, FC.SP) == 1234.0:
+                    break
+                await asyncio.sleep(0.05)
+            assert await centre.read(ied_jid, SETTING, FC.SP) == 1234.0
+            assert kdc.delivered  # the key package went to the IED inside its session
+            await stop_with_ctrl_c(process)
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
         await centre.stop()
         await protector.close()
 

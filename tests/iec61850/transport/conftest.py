@@ -8,28 +8,25 @@ from typing import Any
 
 import pytest
 
-from derlink.iec61850.xmpp.endpoint import Endpoint, EndpointConfig
-from support.xmpp import ADMIN, XmppService, ejabberd_server, prosody_server, xmpp_server  # noqa: F401
+from derlink.iec61850.xmpp.endpoint import Endpoint
+from support.xmpp import ADMIN, XmppService, endpoint_for
 
 TEST_NS = "urn:derlink:test:payload"
 
-EndpointFactory = Callable[..., Endpoint]
+Factory = Callable[..., Endpoint]
+"""The ``endpoints`` fixture: ``endpoints(service, name, **options)``."""
+
+
+def payload(text: str) -> bytes:
+    """A payload element in the test namespace the endpoints deliver."""
+    return f'<p xmlns="{TEST_NS}">{text}</p>'.encode()
 
 
 def make_endpoint(service: XmppService, local: str, **options: Any) -> Endpoint:
     """An endpoint logging in as ``local@domain`` with a fresh certificate from the PKI."""
-    jid, cert, key = service.client(local, options.pop("resource", "x"))
+    resource = options.pop("resource", "x")
     options.setdefault("payload_namespaces", (TEST_NS,))
-    config = EndpointConfig(
-        jid=jid,
-        certfile=cert,
-        keyfile=key,
-        cafile=service.ca_file,
-        host=service.host,
-        port=service.port,
-        **options,
-    )
-    return Endpoint(config)
+    return endpoint_for(service, local, resource, **options)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import datetime
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from cryptography.x509.oid import NameOID
 from derlink.iec61850.xmpp.endpoint import (
     SEALED_NS,
     Endpoint,
-    EndpointConfig,
     LoginRefusedError,
     NotConnectedError,
     PayloadError,
@@ -26,17 +24,11 @@ from derlink.iec61850.xmpp.endpoint import (
     StanzaError,
     parse_element,
 )
-from support.xmpp import XmppService
+from support.xmpp import XmppService, endpoint_config, endpoint_for
 
-TEST_NS = "urn:derlink:test:payload"
+from .conftest import Factory, payload
 
 pytestmark = pytest.mark.xmpp
-
-Factory = Callable[..., Endpoint]
-
-
-def payload(text: str) -> bytes:
-    return f'<p xmlns="{TEST_NS}">{text}</p>'.encode()
 
 
 def text_of(data: bytes) -> str:
@@ -254,31 +246,22 @@ async def test_untrusted_certificate_is_refused(
             serialization.NoEncryption(),
         )
     )
+    cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
     intruder = Endpoint(
-        EndpointConfig(
-            jid=f"intruder@{prosody_server.domain}/x",
-            certfile=tmp_path / "c.pem",
-            keyfile=tmp_path / "k.pem",
-            cafile=prosody_server.ca_file,
-            host=prosody_server.host,
-            port=prosody_server.port,
+        endpoint_config(
+            prosody_server, f"intruder@{prosody_server.domain}/x", cert_file, key_file,
             connect_timeout=5,
         )
-    )
+    )  # fmt: skip
     with pytest.raises(NotConnectedError):
         await intruder.start()
     # and a client that does not trust the server's CA refuses the server
     mistrust = Endpoint(
-        EndpointConfig(
-            jid=f"wary@{prosody_server.domain}/x",
-            certfile=tmp_path / "c.pem",
-            keyfile=tmp_path / "k.pem",
-            cafile=tmp_path / "c.pem",
-            host=prosody_server.host,
-            port=prosody_server.port,
-            connect_timeout=5,
+        endpoint_config(
+            prosody_server, f"wary@{prosody_server.domain}/x", cert_file, key_file,
+            cafile=cert_file, connect_timeout=5,
         )
-    )
+    )  # fmt: skip
     with pytest.raises(LoginRefusedError):
         await mistrust.start()
 
@@ -286,18 +269,7 @@ async def test_untrusted_certificate_is_refused(
 async def test_unreachable_server_fails_start_in_time(prosody_server: XmppService) -> None:
     from support.xmpp import free_port
 
-    jid, cert, key = prosody_server.client("lonely", "x")
-    endpoint = Endpoint(
-        EndpointConfig(
-            jid=jid,
-            certfile=cert,
-            keyfile=key,
-            cafile=prosody_server.ca_file,
-            host=prosody_server.host,
-            port=free_port(),
-            backoff_initial=0.05,
-        )
-    )
+    endpoint = endpoint_for(prosody_server, "lonely", "x", port=free_port(), backoff_initial=0.05)
     started = time.perf_counter()
     with pytest.raises(NotConnectedError):
         await endpoint.start(timeout=1.0)

@@ -1,6 +1,7 @@
 """DER group rooms at scale on real Prosody and ejabberd: only the moderator's presence is
-broadcast (joins cost O(N) stanzas, not O(N²)), memberships are granted in batches, and
-ejabberd admits the configured number of occupants per room."""
+broadcast (joins cost O(N) stanzas, not O(N²)), memberships are granted in batches while the
+room is not persistent and before any invitation, and ejabberd admits the configured number of
+occupants per room without ever counting it overcrowded."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ from typing import Any
 
 import pytest
 
-from derlink.iec61850.xmpp.endpoint import Endpoint
-from derlink.iec61850.xmpp.muc import GRANT_BATCH, MUC_ADMIN_NS, MucError, MucRooms
+from derlink.iec61850.xmpp import ejabberd
+from derlink.iec61850.xmpp.muc import (
+    DATA_NS,
+    GRANT_BATCH,
+    MUC_ADMIN_NS,
+    MUC_USER_NS,
+    PERSISTENT,
+    MucError,
+    MucRooms,
+    form_values,
+)
 from derlink.iec61850.xmpp.server import DEFAULT_MAX_ROOM_OCCUPANTS
 from support.xmpp import ADMIN, XmppService
 
+from .conftest import Factory, payload
+
 pytestmark = pytest.mark.xmpp
-
-TEST_NS = "urn:derlink:test:payload"
-Factory = Callable[..., Endpoint]
-
-
-def payload(text: str) -> bytes:
-    return f'<p xmlns="{TEST_NS}">{text}</p>'.encode()
 
 
 async def test_members_see_only_the_moderator_and_the_centre_still_sees_everyone(
@@ -110,29 +115,95 @@ async def test_hundreds_of_memberships_are_granted_in_ordered_batches(
     assert order == []
 
 
+async def test_a_large_group_is_granted_while_its_room_is_not_persistent_then_invited(
+    xmpp_server: XmppService, endpoints: Factory
+) -> None:
+    """300 members: every grant goes while the room is not persistent (Prosody stores a
+    persistent room, all its affiliations, at every grant: O(N²)), the room is persistent
+    afterwards, invitations follow the last grant; re-creating grants only the new members."""
+    tag = uuid.uuid4().hex[:6]
+    centre = endpoints(xmpp_server, ADMIN, resource="bulk", max_outstanding=512)
+    await centre.start()
+    owner = MucRooms(centre, "centre")
+    room_jid = f"bulk-{tag}@{xmpp_server.muc_service}"
+    bares = [f"ied-{tag}-{i:04d}@{xmpp_server.domain}" for i in range(300)]
+    events: list[tuple[str, str]] = []
+    real_iq, real_send = centre.iq, centre.send_stanza
+
+    async def recording_iq(to: str, itype: str, child: Any, **kwargs: Any) -> Any:
+        if itype == "set" and child is not None:
+            item = child.find(f"{{{MUC_ADMIN_NS}}}item")
+            form = child.find(f"{{{DATA_NS}}}x")
+            if item is not None:
+                events.append(("grant", item.get("jid", "")))
+            elif form is not None:
+                events.append(("persistent", form_values(form)[PERSISTENT][0]))
+        return await real_iq(to, itype, child, **kwargs)
+
+    def recording_send(stanza: Any) -> None:
+        invite = stanza.xml.find(f"{{{MUC_USER_NS}}}x/{{{MUC_USER_NS}}}invite")
+        if invite is not None:
+            events.append(("invite", invite.get("to", "")))
+        real_send(stanza)
+
+    centre.iq = recording_iq  # type: ignore[method-assign]
+    centre.send_stanza = recording_send  # type: ignore[method-assign]
+    await owner.create_room(room_jid, reversed(bares), timeout=30)
+    kinds = [kind for kind, _ in events]
+    assert events[0] == ("persistent", "0")
+    assert [jid for kind, jid in events if kind == "grant"] == bares
+    last_grant = len(kinds) - 1 - kinds[::-1].index("grant")
+    assert events[last_grant + 1] == ("persistent", "1")
+    assert [jid for kind, jid in events[last_grant + 2 :]] == bares  # the invitations
+    assert kinds.count("persistent") == 2
+    config = await owner.configuration(room_jid)
+    assert config[PERSISTENT] in (("1",), ("true",))
+    assert await owner.affiliation_list(room_jid, "member") == bares
+    # the room exists: only the members it lacks are granted, everybody is invited again
+    events.clear()
+    extra = [f"ied-{tag}-x{i}@{xmpp_server.domain}" for i in range(3)]
+    await owner.create_room(room_jid, bares + extra, timeout=30)
+    assert [jid for kind, jid in events if kind == "grant"] == extra
+    assert sorted(jid for kind, jid in events if kind == "invite") == sorted(bares + extra)
+    assert (await owner.configuration(room_jid))[PERSISTENT] in (("1",), ("true",))
+    assert await owner.affiliation_list(room_jid, "member") == sorted(bares + extra)
+
+
 async def test_ejabberd_rooms_admit_the_configured_number_of_occupants(
     ejabberd_server: XmppService, endpoints: Factory
 ) -> None:
-    centre = endpoints(ejabberd_server, ADMIN, resource="size")
-    await centre.start()
-    owner = MucRooms(centre, "centre")
-    room_jid = f"size-{uuid.uuid4().hex[:6]}@{ejabberd_server.muc_service}"
-    await owner.create_room(room_jid)
-    config = await owner.configuration(room_jid)
+    config = await _new_room_configuration(ejabberd_server, endpoints)
     assert config["muc#roomconfig_maxusers"] == (str(DEFAULT_MAX_ROOM_OCCUPANTS),)
+
+    # a room counts as overcrowded above max_users_presence occupants, and then a joining IED
+    # gets nobody's presence, not the moderator's: no room within its limit may reach it
+    def option(name: str) -> int:
+        files = ejabberd_server.server.files
+        return int(ejabberd.rpc(files, "mod_muc_opt", name, f'[<<"{ejabberd_server.domain}">>]'))
+
+    most = option("max_users") + option("max_users_admin_threshold")
+    assert option("max_users") == DEFAULT_MAX_ROOM_OCCUPANTS
+    assert option("max_users_presence") >= most
 
 
 async def test_prosody_rooms_have_no_occupant_limit(
     prosody_server: XmppService, endpoints: Factory
 ) -> None:
-    centre = endpoints(prosody_server, ADMIN, resource="size")
-    await centre.start()
-    owner = MucRooms(centre, "centre")
-    room_jid = f"size-{uuid.uuid4().hex[:6]}@{prosody_server.muc_service}"
-    await owner.create_room(room_jid)
-    config = await owner.configuration(room_jid)
+    config = await _new_room_configuration(prosody_server, endpoints)
     assert "muc#roomconfig_maxusers" not in config
     assert config["muc#roomconfig_presencebroadcast"] == ("moderator",)
+
+
+async def _new_room_configuration(
+    service: XmppService, endpoints: Factory
+) -> dict[str, tuple[str, ...]]:
+    """The configuration the server holds for a room the centre has just created."""
+    centre = endpoints(service, ADMIN, resource="size")
+    await centre.start()
+    owner = MucRooms(centre, "centre")
+    room_jid = f"size-{uuid.uuid4().hex[:6]}@{service.muc_service}"
+    await owner.create_room(room_jid)
+    return await owner.configuration(room_jid)
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

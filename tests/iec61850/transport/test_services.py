@@ -16,20 +16,15 @@ from derlink.iec61850.xmpp.disco import (
     disco_info,
     discover_ieds,
 )
-from derlink.iec61850.xmpp.endpoint import Endpoint, StanzaError
+from derlink.iec61850.xmpp.endpoint import StanzaError
 from derlink.iec61850.xmpp.muc import MucError, MucRooms
 from derlink.iec61850.xmpp.presence import PresenceTracker
 from derlink.iec61850.xmpp.pubsub import Item, PubSub
 from support.xmpp import ADMIN, XmppService
 
+from .conftest import Factory, payload
+
 pytestmark = pytest.mark.xmpp
-
-TEST_NS = "urn:derlink:test:payload"
-Factory = Callable[..., Endpoint]
-
-
-def payload(text: str) -> bytes:
-    return f'<p xmlns="{TEST_NS}">{text}</p>'.encode()
 
 
 async def test_presence_tracks_loss_and_return(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,15 +11,14 @@ import pytest
 
 from derlink.home import Home
 from support.cli import Cli
-from support.xmpp import free_port
+from support.xmpp import free_port, traversable_directory
 
 pytestmark = pytest.mark.xmpp
 
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    base = Path(tempfile.mkdtemp(prefix="derlink-xmpp-cli-"))
-    base.chmod(0o711)  # the server account must reach the data directory when run as root
+    base = traversable_directory("derlink-xmpp-cli-")
     monkeypatch.chdir(base)
     monkeypatch.delenv("DERLINK_PKI_PASSPHRASE", raising=False)
     runner = Cli(Home(base / "home"), capsys)
