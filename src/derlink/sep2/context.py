@@ -187,6 +187,14 @@ class HeadEnd:
 
         return await self.cache.get(("mrids", program_id), load)
 
+    async def is_control_of(self, program_id: str, mrid: str) -> bool:
+        """Whether ``mrid`` is an event of the program. A miss is checked again uncached: the
+        snapshot may predate a control the device has already read from a fresher list."""
+        if mrid in await self.control_mrids(program_id):
+            return True
+        self.cache.discard(("mrids", program_id))
+        return mrid in await self.control_mrids(program_id)
+
     async def controls_of(self, program_id: str) -> list[Control]:
         """The program's controls that have not ended (cached; callers must not mutate)."""
         return await self.cache.get(

@@ -227,7 +227,12 @@ async def get_signed_command(call: Call, program: str, mrid: str) -> Response:
     document = await call.headend.cache.get(
         ("signed", key), lambda: signed_document(call.headend.db, key)
     )
-    if document is None or key not in await call.headend.control_mrids(found.id):
+    if document is None:  # a miss may predate the control: look again, uncached
+        call.headend.cache.discard(("signed", key))
+        document = await call.headend.cache.get(
+            ("signed", key), lambda: signed_document(call.headend.db, key)
+        )
+    if document is None or not await call.headend.is_control_of(found.id, key):
         raise HttpError(404, f"DERControl {mrid} of DERProgram {program} is not signed")
     return Response(200, document, [(b"content-type", SIGNED_MEDIA_TYPE.encode())])
 

@@ -75,7 +75,7 @@ async def post_response(call: Call, program: str) -> Response:
     if device is None or not call.caller.may_act_for(device):
         raise forbidden(f"{call.caller.lfdi} may not respond for EndDevice {lfdi}")
     subject = doc.subject.hex().upper()
-    if subject not in await call.headend.control_mrids(found.id):
+    if not await call.headend.is_control_of(found.id, subject):
         raise HttpError(400, f"{subject} is not an event of DERProgram {program}", reason=1)
     try:
         status = ResponseStatus(doc.status if doc.status is not None else 1)
