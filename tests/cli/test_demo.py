@@ -51,6 +51,7 @@ def test_demo_dispatches_and_exits_cleanly(base: Path) -> None:
     lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 2}
     assert "2 / 2" in lines["feeder-1 61850 IEDs acknowledged (started)"]
     assert "2 / 2" in lines["feeder-1 61850 IEDs holding the limit"]
+    assert "2 / 2" in lines["feeder-1 61850 IEDs in end-to-end sessions"]
     assert "feeder-1 61850 export" in lines
     leftover = subprocess.run(
         ["pgrep", "-f", f"--home {home} serve"], capture_output=True, check=False

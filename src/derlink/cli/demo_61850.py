@@ -175,6 +175,13 @@ class IedStory:
             1 for i in self.fleet_sim.by_group(group) if i.driver.envelope.export_limit_w == limit_w
         )
 
+    def protected_sessions(self, group: str) -> int:
+        """IEDs of ``group`` the control centre holds an end-to-end session with."""
+        if self._centre_e2e is None:
+            return 0
+        peers = set(self._centre_e2e.protector.peers())
+        return sum(1 for r in self.records if r.group == group and r.jid in peers)
+
     def responded(self, mrid: str, status: ResponseStatus, group: str | None = None) -> int:
         """IEDs (of ``group``) for which the dispatcher recorded ``status`` for ``mrid``."""
         if self.dispatcher is None:

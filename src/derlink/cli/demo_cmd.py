@@ -191,6 +191,11 @@ async def _story(
                     ),
                     (f"{FEEDER} 61850 IEDs holding the limit", "", f"{holding} / {feeder_ieds}"),
                     (
+                        f"{FEEDER} 61850 IEDs in end-to-end sessions",
+                        "",
+                        f"{ieds.protected_sessions(FEEDER)} / {feeder_ieds}",
+                    ),
+                    (
                         f"{FEEDER} 61850 export",
                         f"{ied_before / 1000:.1f} kW",
                         f"{ieds.export_w(FEEDER) / 1000:.1f} kW",
