@@ -4,6 +4,7 @@ operator or refused over a real database, and the CLI's held/approve/reject comm
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from derlink.audit import AuditLog
 from derlink.audit.anomaly import (
+    NAMED_DEVICES,
     Action,
     AnomalyDetector,
     AnomalyGuard,
@@ -27,11 +29,11 @@ from derlink.audit.anomaly import (
 from derlink.control import held as holds
 from derlink.control.errors import ControlError
 from derlink.control.service import FleetService
-from derlink.domain import ControlBase, Group, Program
+from derlink.domain import ControlBase, Device, Group, Program, Site
 from derlink.home import Home
 from derlink.pki import Pki, Role
 from derlink.store import Database, upgrade
-from derlink.store.schema import ChangeRow, HeldControlRow
+from derlink.store.schema import AnomalyCountRow, ChangeRow, HeldControlRow
 from support.cli import Cli
 
 NOW = 1_800_000_000
@@ -195,3 +197,108 @@ def test_cli_hold_then_approve_by_a_second_operator(
     assert hold["severity"] == "warning" and str(hold["actor"]).endswith(":alice")
     assert any(r["event_id"] == "RBAC:Denied.1" and r["details"]["permission"] == "approve"
                for r in records)  # fmt: skip
+
+
+def _lfdi(n: int) -> str:
+    return f"{n:040X}"
+
+
+async def _anomaly_rows(db: Database, key: str) -> int:
+    async with db.sessions() as s:
+        query = select(func.count()).select_from(AnomalyCountRow).where(AnomalyCountRow.key == key)
+        return await s.scalar(query) or 0
+
+
+async def test_a_device_in_two_groups_trips_its_own_threshold(
+    db: tuple[Database, AuditLog],
+) -> None:
+    def fleet_of(action: Action) -> FleetService:
+        limits = Thresholds(window=60, per_operator=10, per_group=2, per_device=2, action=action)
+        return FleetService(db[0], db[1], clock=lambda: NOW, detector=AnomalyGuard(limits))
+
+    fleet = fleet_of(Action.HOLD)
+    for group in ("ga", "gb"):
+        await fleet.add_group(Group(group), actor="t")
+    for site, groups in (("sa", {"ga"}), ("sb", {"gb"}), ("sab", {"ga", "gb"})):
+        await fleet.add_site(Site(site, groups=frozenset(groups)), actor="t")
+    only_a, only_b, both = _lfdi(1), _lfdi(2), _lfdi(3)
+    await fleet.enrol_many(
+        [Device(only_a, 1, site="sa"), Device(only_b, 2, site="sb"), Device(both, 3, site="sab")],
+        actor="t",
+    )
+    await fleet.add_program(Program("p1", primacy=5, groups=frozenset({"ga", "gb"})), actor="t")
+    # a program over both groups reaches the shared device once
+    await fleet.create_control(BASE, actor="alice", start=NOW, duration=60, program="p1")
+    assert await _anomaly_rows(db[0], f"device:{both}") == 1
+    await _create(fleet, group="ga")  # ga: 2 of 2, both: 2 of 2
+    with pytest.raises(CommandHeld) as held:
+        await _create(fleet, group="gb")  # gb: 2 of 2, both: 3 of 2
+    assert f"device {both}" in held.value.reason
+    assert "group" not in held.value.reason and only_a not in held.value.reason
+    with pytest.raises(CommandRefused, match=f"device {both}"):
+        await _create(fleet_of(Action.REFUSE), group="gb")  # now gb and its devices trip
+    assert len(await fleet.controls(include_ended=True)) == 2
+    events = [r.record.event async for r in db[1].records()]
+    hold = next(e for e in events if e.event_id == "Anomaly:CommandRate.1")
+    assert hold.details["exceeded"] == [{"counter": "device", "key": both, "count": 3, "limit": 2}]
+    refusal = next(e for e in events if e.event_id == "Anomaly:CommandRate.2")
+    named = {(x["counter"], x["key"]) for x in refusal.details["exceeded"]}
+    assert named == {("group", "gb"), ("device", both), ("device", only_b)}
+    # the window moves on: the shared device's rows expire and are deleted as it is counted
+    later = FleetService(
+        db[0],
+        db[1],
+        clock=lambda: NOW + 61,
+        detector=AnomalyGuard(Thresholds(window=60, per_group=2, per_device=2)),
+    )
+    await later.create_control(BASE, actor="alice", start=NOW + 61, duration=60, group="gb")
+    assert await _anomaly_rows(db[0], f"device:{both}") == 1
+
+
+async def test_a_large_group_costs_a_constant_number_of_statements(
+    db: tuple[Database, AuditLog],
+) -> None:
+    size = 2000
+    fleet = service(db)
+    for group, site in (("small", "s1"), ("big", "s2")):
+        await fleet.add_group(Group(group), actor="t")
+        await fleet.add_site(Site(site, groups=frozenset({group})), actor="t")
+    await fleet.enrol_many([Device(_lfdi(1), 1, site="s1")], actor="t")
+    await fleet.enrol_many([Device(_lfdi(n), n, site="s2") for n in range(2, size + 2)], actor="t")
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sync_engine = db[0].engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        timings: dict[str, float] = {}
+        per_group: dict[str, int] = {}
+        for group in ("small", "big"):
+            statements.clear()
+            started = time.perf_counter()
+            await _create(fleet, group=group)
+            timings[group] = time.perf_counter() - started
+            per_group[group] = len(statements)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+    assert per_group["big"] == per_group["small"], per_group
+    counting = [s for s in statements if "anomaly_count" in s]
+    # delete, select and insert of the operator's and group's rows; then the same three
+    # statements, set-based, for every device the control reaches
+    assert len(counting) == 6 and sum("device.lfdi" in s for s in counting) == 3, counting
+    assert timings["big"] < 5.0, timings
+    print(f"statements per control {per_group}, seconds {timings}")
+    async with db[0].sessions() as s:
+        query = select(func.count()).where(AnomalyCountRow.key.like("device:%"))
+        assert await s.scalar(query) == size + 1
+    strict = AnomalyGuard(Thresholds(window=60, per_group=10, per_device=1))
+    tight = FleetService(db[0], db[1], clock=lambda: NOW, detector=strict)
+    with pytest.raises(CommandHeld) as held:
+        await _create(tight, group="big")
+    events = [r.record.event async for r in db[1].records()]
+    hold = next(e for e in events if e.event_id == "Anomaly:CommandRate.1")
+    assert len(hold.details["exceeded"]) == NAMED_DEVICES
+    assert {x["key"] for x in hold.details["exceeded"]} <= {_lfdi(n) for n in range(2, size + 2)}
+    assert _lfdi(2) in held.value.reason

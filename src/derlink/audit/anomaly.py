@@ -12,6 +12,11 @@ counts of ``anomaly_count`` rows, so every process (each CLI invocation, every h
 sees the same counts, and the rows of a key older than the window are deleted as it is counted.
 A process that only needs its own view (the 2030.5 server's failed authentications) uses the
 detector in memory; those counters restart with the process.
+
+A control counts once for every device it reaches (the devices of the sites in its groups).
+Those counts are set-based: one ``DELETE`` of the expired rows, one ``INSERT ... SELECT`` of a
+row per reached device and one grouped ``SELECT`` of the devices above the threshold, whatever
+the number of devices, so a group of 10,000 devices costs three statements, not 30,000.
 """
 
 from __future__ import annotations
@@ -22,12 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import BigInteger, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from derlink.audit.event import AuditEvent, Outcome, Severity
 from derlink.errors import DerlinkError
-from derlink.store.schema import AnomalyCountRow
+from derlink.store.schema import AnomalyCountRow, DeviceRow, SiteGroupRow
 
 
 class AnomalyError(DerlinkError):
@@ -219,6 +224,10 @@ def command_keys(operator: str, groups: Iterable[str], devices: Iterable[str]) -
     return keys
 
 
+NAMED_DEVICES = 20
+"""At most this many devices above the threshold are named in one assessment."""
+
+
 @dataclass(frozen=True)
 class AnomalyGuard:
     """The detector over the database: counts shared by every process of the deployment."""
@@ -233,9 +242,14 @@ class AnomalyGuard:
         groups: Iterable[str] = (),
         devices: Iterable[str] = (),
         now: int,
+        reach: bool = True,
     ) -> Assessment:
-        """Assess a command inside the caller's transaction and count it (rows added to
-        ``session``: they are durable only if the caller commits)."""
+        """Assess a command inside the caller's transaction and count it (rows written in
+        ``session``'s transaction: they are durable only if the caller commits).
+
+        With ``reach`` the command also counts for every device at a site of ``groups``
+        (beyond those named in ``devices``), in the database, in a constant number of
+        statements; the devices above ``per_device`` are named in the assessment."""
         groups, devices = sorted(set(groups)), sorted(set(devices))
         keys = command_keys(operator, groups, devices)
         horizon = now - self.thresholds.window
@@ -252,5 +266,56 @@ class AnomalyGuard:
         detector = AnomalyDetector(self.thresholds)
         for key, time in rows.all():
             detector.observe(key, time)
-        session.add_all(AnomalyCountRow(key=key, time=now) for key in keys)
-        return detector.assess_command(operator=operator, groups=groups, devices=devices, now=now)
+        await session.execute(insert(AnomalyCountRow), [{"key": k, "time": now} for k in keys])
+        assessment = detector.assess_command(
+            operator=operator, groups=groups, devices=devices, now=now
+        )
+        if not reach or not groups:
+            return assessment
+        reached = await self._count_reached(session, groups, devices, now)
+        if not reached:
+            return assessment
+        exceeded = assessment.exceeded + reached
+        return Assessment(self.thresholds.action, exceeded, self.thresholds.window)
+
+    async def _count_reached(
+        self, session: AsyncSession, groups: list[str], named: list[str], now: int
+    ) -> tuple[Exceeded, ...]:
+        """Count the command once for each device at a site of ``groups`` (those in ``named``
+        are already counted) and return the devices above the threshold, most counted first
+        (at most :data:`NAMED_DEVICES` of them). Three statements, whatever the fleet's size."""
+        prefix = f"{Counter.DEVICE.value}:"
+        reached = (
+            select(DeviceRow.lfdi)
+            .join(SiteGroupRow, SiteGroupRow.site_id == DeviceRow.site_id)
+            .where(SiteGroupRow.group_id.in_(groups))
+        )
+        if named:
+            reached = reached.where(DeviceRow.lfdi.not_in(named))
+        keys = select((literal(prefix) + DeviceRow.lfdi).label("key")).where(
+            DeviceRow.lfdi.in_(reached.scalar_subquery())
+        )
+        horizon = now - self.thresholds.window
+        await session.execute(
+            delete(AnomalyCountRow).where(
+                AnomalyCountRow.key.in_(keys.scalar_subquery()), AnomalyCountRow.time <= horizon
+            )
+        )
+        await session.execute(
+            insert(AnomalyCountRow).from_select(
+                ["key", "time"], keys.add_columns(literal(now, BigInteger).label("time"))
+            )
+        )
+        count = func.count().label("n")
+        limit = self.thresholds.per_device
+        over = await session.execute(
+            select(AnomalyCountRow.key, count)
+            .where(AnomalyCountRow.key.in_(keys.scalar_subquery()), AnomalyCountRow.time > horizon)
+            .group_by(AnomalyCountRow.key)
+            .having(count > limit)
+            .order_by(count.desc(), AnomalyCountRow.key)
+            .limit(NAMED_DEVICES)
+        )
+        return tuple(
+            Exceeded(Counter.DEVICE, key.removeprefix(prefix), n, limit) for key, n in over.all()
+        )
