@@ -144,14 +144,12 @@ def run(
         devices.append(ManagedDevice(EndDeviceSpec.of(lfdi, device_pin), der, der))
     command_trust = None
     if require_signed:
-        from derlink.e2e.commands import Trust
-        from derlink.pki import load_certificates, load_crl
-        from derlink.sep2.client.signed import CommandTrust
+        from derlink.sep2.client.signed import CommandTrust, TrustFiles
 
         if state_dir is None:
             raise click.UsageError("--require-signed needs --state DIR (the counter cache)")
-        trust = Trust(tuple(load_certificates(ca)), tuple(load_crl(c) for c in crls))
-        command_trust = CommandTrust(trust, state_dir)
+        files = TrustFiles(ca, tuple(crls))  # read again when an agent replaces a CRL file
+        command_trust = CommandTrust(files.load(), state_dir, files=files)
     options = ClientOptions(
         subscribe=SubscribePolicy(subscribe),
         max_connections=4 if managed else 1,

@@ -48,6 +48,7 @@ from derlink.e2e.commands import (
     save_counters,
     verify,
 )
+from derlink.errors import DerlinkError
 from derlink.sep2.client.convert import EventMeta, Rejected
 from derlink.sep2.client.errors import BadResource, ServerAnswer, TransportFailure
 from derlink.sep2.client.http import Sep2Http
@@ -73,6 +74,58 @@ class CommandTrust:
     groups: frozenset[str] | None = None
     replay_window: int = 256
     skew: int = DEFAULT_SKEW
+    files: TrustFiles | None = None
+
+    def refreshed(self) -> CommandTrust:
+        """This trust, with anchors and CRLs read again if their files changed since."""
+        if self.files is None:
+            return self
+        fresh = self.files.changed()
+        return self if fresh is None else dataclasses.replace(self, trust=fresh)
+
+
+class TrustFiles:
+    """Trust anchors and CRLs a device reads from files, read again when a file changes.
+
+    A device has no CRL distribution over 2030.5: an agent of the operator drops fresh CRLs in
+    place. Without a re-read, a long-running client would refuse every signed control once the
+    CRLs it started with passed their nextUpdate (verification fails closed), and would go on
+    trusting a signer revoked since. A file that no longer parses keeps the trust in force and
+    is logged; the next change is tried again.
+    """
+
+    def __init__(self, ca: Path, crls: tuple[Path, ...]) -> None:
+        self.ca = ca
+        self.crls = crls
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[tuple[int, int] | None, ...]:
+        stamps: list[tuple[int, int] | None] = []
+        for path in (self.ca, *self.crls):
+            try:
+                st = path.stat()
+            except OSError:
+                stamps.append(None)
+            else:
+                stamps.append((st.st_mtime_ns, st.st_size))
+        return tuple(stamps)
+
+    def load(self) -> Trust:
+        from derlink.pki import load_certificates, load_crl
+
+        return Trust(tuple(load_certificates(self.ca)), tuple(load_crl(c) for c in self.crls))
+
+    def changed(self) -> Trust | None:
+        """A new Trust when a file changed since the last look, else None."""
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return None
+        self._seen = stamp
+        try:
+            return self.load()
+        except DerlinkError as err:
+            log.warning("trust files changed but could not be read, keeping the old: %s", err)
+            return None
 
 
 def status_of(err: CommandError) -> ResponseStatus:
@@ -176,6 +229,7 @@ class SignedControls:
     ) -> ProgramView:
         """``view`` with unverified controls taken out: refused ones become Rejected events,
         ones whose signed form could not be fetched yet wait (the view is then incomplete)."""
+        self.trust = self.trust.refreshed()
         raw = self._raw(walker)
         fresh: list[_Candidate] = []
         pending = False
