@@ -177,19 +177,24 @@ async def run(database: str, devices: int, aggregators: int, mode: str, poll: fl
     )
 
 
+async def subscribe(conn: Connection, sfdi: int, group: str, uri: str) -> None:
+    """Subscribe EndDevice ``sfdi`` to feeder ``group``'s DERControlList, notified at ``uri``."""
+    sub = Subscription(
+        subscribedResource=f"/derp/{group}.red/derc",
+        encoding=0,
+        level="+S1",
+        limit=1,
+        notificationURI=uri,
+    )
+    status, _ = await conn.request("POST", f"/edev/{sfdi}/sub", encode(sub))
+    assert status == 201, status
+
+
 async def subscribe_all(aggs: list[Aggregator], port: int) -> None:
     async def one(agg: Aggregator, part: list[tuple[str, int, str]]) -> None:
         conn = Connection("127.0.0.1", port - 1, agg.context)
         for _, sfdi, group in part:
-            sub = Subscription(
-                subscribedResource=f"/derp/{group}.red/derc",
-                encoding=0,
-                level="+S1",
-                limit=1,
-                notificationURI=f"https://127.0.0.1:{port}/n/{sfdi}",
-            )
-            status, _ = await conn.request("POST", f"/edev/{sfdi}/sub", encode(sub))
-            assert status == 201, status
+            await subscribe(conn, sfdi, group, f"https://127.0.0.1:{port}/n/{sfdi}")
 
     await asyncio.gather(*(one(a, a.devices[i::4]) for a in aggs for i in range(4)))
 
@@ -200,15 +205,7 @@ async def subscribe_aggregators(aggs: list[Aggregator], port: int) -> None:
         conn = Connection("127.0.0.1", port - 1, agg.context)
         own = sfdi_from_lfdi(agg.lfdi)
         for group in GROUPS:
-            sub = Subscription(
-                subscribedResource=f"/derp/{group}.red/derc",
-                encoding=0,
-                level="+S1",
-                limit=1,
-                notificationURI=f"https://127.0.0.1:{port}/a/{a}/{group}",
-            )
-            status, _ = await conn.request("POST", f"/edev/{own}/sub", encode(sub))
-            assert status == 201, status
+            await subscribe(conn, own, group, f"https://127.0.0.1:{port}/a/{a}/{group}")
 
 
 async def listen(

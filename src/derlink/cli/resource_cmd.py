@@ -7,14 +7,12 @@ resource names of the head-end's routes (``TariffProfileList``, ``FileList``, ``
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from derlink.cli.context import CliContext, pass_ctx
 from derlink.cli.fleet import json_option, output, run
 from derlink.errors import DerlinkError
-from derlink.sep2.context import DISABLED, LOCKED
+from derlink.sep2.context import DISABLED, LOCKED, flagged
 
 # Without these a client cannot start, nor the operator undo from a client's point of view.
 ESSENTIAL = frozenset({"DeviceCapability", "EndDeviceList", "EndDevice"})
@@ -34,6 +32,12 @@ def _checked(name: str) -> str:
     return name
 
 
+def _set_flag(ctx: CliContext, prefix: str, name: str, value: str | None) -> None:
+    """Set (``"1"``) or clear (``None``) the deployment setting ``prefix + name``."""
+    key = f"{prefix}{name}"
+    run(ctx, lambda f: f.set_setting("deployment", key, value, actor=ctx.actor))
+
+
 @click.group()
 def resource() -> None:
     """Resources the head-end serves: disable or enable them per deployment."""
@@ -46,7 +50,7 @@ def resource_disable(ctx: CliContext, name: str) -> None:
     """Answer 404 for resource NAME and leave its links out of DeviceCapability and FSAs."""
     if _checked(name) in ESSENTIAL:
         raise DerlinkError(f"{name} cannot be disabled: clients start from it")
-    run(ctx, lambda f: f.set_setting("deployment", f"{DISABLED}{name}", "1", actor=ctx.actor))
+    _set_flag(ctx, DISABLED, name, "1")
     click.echo(f"resource {name} disabled")
 
 
@@ -55,8 +59,7 @@ def resource_disable(ctx: CliContext, name: str) -> None:
 @pass_ctx
 def resource_enable(ctx: CliContext, name: str) -> None:
     """Serve resource NAME again."""
-    key = f"{DISABLED}{_checked(name)}"
-    run(ctx, lambda f: f.set_setting("deployment", key, None, actor=ctx.actor))
+    _set_flag(ctx, DISABLED, _checked(name), None)
     click.echo(f"resource {name} enabled")
 
 
@@ -65,8 +68,7 @@ def resource_enable(ctx: CliContext, name: str) -> None:
 @pass_ctx
 def resource_lock(ctx: CliContext, name: str) -> None:
     """Refuse client updates (PUT/POST/DELETE) of resource NAME, e.g. ConnectionPoint."""
-    key = f"{LOCKED}{_checked(name)}"
-    run(ctx, lambda f: f.set_setting("deployment", key, "1", actor=ctx.actor))
+    _set_flag(ctx, LOCKED, _checked(name), "1")
     click.echo(f"client updates of {name} locked")
 
 
@@ -75,8 +77,7 @@ def resource_lock(ctx: CliContext, name: str) -> None:
 @pass_ctx
 def resource_unlock(ctx: CliContext, name: str) -> None:
     """Accept client updates of resource NAME again."""
-    key = f"{LOCKED}{_checked(name)}"
-    run(ctx, lambda f: f.set_setting("deployment", key, None, actor=ctx.actor))
+    _set_flag(ctx, LOCKED, _checked(name), None)
     click.echo(f"client updates of {name} accepted")
 
 
@@ -85,12 +86,7 @@ def resource_unlock(ctx: CliContext, name: str) -> None:
 @pass_ctx
 def resource_list(ctx: CliContext, as_json: bool) -> None:
     """List the resource names and whether each is served."""
-    settings: dict[Any, str] = run(ctx, lambda f: f.settings())
-    off = {
-        k.removeprefix(DISABLED)
-        for s, k in settings
-        if s == "deployment" and k.startswith(DISABLED)
-    }
+    off = flagged(run(ctx, lambda f: f.settings()), DISABLED)
     state = {name: name not in off for name in resource_names()}
 
     def text() -> None:

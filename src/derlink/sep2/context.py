@@ -9,7 +9,7 @@ was revoked, gets 403 for everything but self-registration when registration is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,15 @@ from derlink.store.schema import DeviceRow, SiteGroupRow
 SETTINGS_TTL = 2.0
 DISABLED = "disabled:"
 LOCKED = "locked:"
+
+
+def flagged(settings: Mapping[tuple[str, str], str], prefix: str) -> frozenset[str]:
+    """The resource names set with ``prefix`` (DISABLED, LOCKED) in scope ``deployment``."""
+    return frozenset(
+        key.removeprefix(prefix)
+        for (scope, key) in settings
+        if scope == "deployment" and key.startswith(prefix)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,8 @@ class HeadEnd:
     identities: IdentityResolver = field(init=False)
     _rates: dict[tuple[str, str], str] = field(init=False, default_factory=dict)
     _rates_at: float = field(init=False, default=-1e9)
+    _disabled: frozenset[str] = field(init=False, default=frozenset())
+    _locked: frozenset[str] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
         self.fleet = FleetService(self.db, self.audit, clock=self.clock)
@@ -219,25 +230,21 @@ class HeadEnd:
         if self.clock() - self._rates_at > SETTINGS_TTL:
             self._rates = await self.fleet.settings()
             self._rates_at = self.clock()
+            self._disabled = flagged(self._rates, DISABLED)
+            self._locked = flagged(self._rates, LOCKED)
         return self._rates
 
     async def disabled(self) -> frozenset[str]:
         """The resource (route) names this deployment switched off: setting
         ``disabled:{name}`` of scope ``deployment`` ('derlink resource disable')."""
-        return frozenset(
-            key.removeprefix(DISABLED)
-            for (scope, key) in await self._settings()
-            if scope == "deployment" and key.startswith(DISABLED)
-        )
+        await self._settings()
+        return self._disabled
 
     async def locked(self) -> frozenset[str]:
         """Resources whose client updates this deployment refuses: setting ``locked:{name}``
         ('derlink resource lock'); the operator's value stands."""
-        return frozenset(
-            key.removeprefix(LOCKED)
-            for (scope, key) in await self._settings()
-            if scope == "deployment" and key.startswith(LOCKED)
-        )
+        await self._settings()
+        return self._locked
 
     async def poll_rate(self, list_name: str, site: str | None = None) -> int:
         return await self.rate("poll", list_name, site) or self.settings.default_poll_rate
