@@ -45,7 +45,7 @@ from derlink.iec61850.acsi.rpt import ReceivedReport
 from derlink.iec61850.mms.codec import MMS_NS, decode_payload, encode_payload
 from derlink.iec61850.model.refs import FC, ObjectReference
 from derlink.iec61850.xmpp.disco import DiscoveredIed, discover_ieds
-from derlink.iec61850.xmpp.endpoint import Endpoint, XmppError
+from derlink.iec61850.xmpp.endpoint import Endpoint, XmppError, bare_jid
 from derlink.iec61850.xmpp.muc import MucRooms
 from derlink.iec61850.xmpp.presence import PresenceTracker
 from derlink.iec61850.xmpp.pubsub import PubSub
@@ -98,6 +98,15 @@ class IedLink:
     @property
     def state(self) -> AssocState:
         return self.client.state
+
+    def settle_association(self, error: Exception | None = None) -> None:
+        """End a pending :meth:`ControlCentre.associate`: associated, or failed with ``error``."""
+        if self.association is None or self.association.done():
+            return
+        if error is None:
+            self.association.set_result(None)
+        else:
+            self.association.set_exception(error)
 
 
 class ControlCentre:
@@ -211,8 +220,7 @@ class ControlCentre:
         if link is None or link.state in (AssocState.IDLE, AssocState.LOST):
             return
         self._handle(link, link.client.connection_lost(), error=AssociationError(f"{jid} lost"))
-        if link.association is not None and not link.association.done():
-            link.association.set_exception(CentreError(f"{jid} went away while associating"))
+        link.settle_association(CentreError(f"{jid} went away while associating"))
         self._notify(jid, "lost")
 
     def _ied_available(self, jid: str) -> None:
@@ -358,7 +366,7 @@ class ControlCentre:
     async def create_group(self, name: str, ied_jids: Iterable[str], *, wait: bool = True) -> str:
         """The MUC room of DER group ``name`` with ``ied_jids`` invited; returns the room JID."""
         room = f"{name}@{self.muc_service}"
-        members = [j.partition("/")[0] for j in ied_jids]
+        members = [bare_jid(j) for j in ied_jids]
         await self.muc.create_room(room, members)
         self.groups[name] = room
         if wait:
@@ -412,12 +420,10 @@ class ControlCentre:
             events = link.client.receive(response)
         except (XmppError, DerlinkError) as err:
             if link.state in (AssocState.IDLE, AssocState.LOST):
-                if link.association is not None and not link.association.done():
-                    link.association.set_exception(err)
+                link.settle_association(err)
                 return
             self._handle(link, link.client.connection_lost(), error=err)
-            if link.association is not None and not link.association.done():
-                link.association.set_exception(err)
+            link.settle_association(err)
             self._notify(link.jid, "lost")
             return
         self._handle(link, events)
@@ -456,12 +462,10 @@ class ControlCentre:
                     if key == event.ref and not future.done():
                         future.set_result(event)
             elif isinstance(event, Associated):
-                if link.association is not None and not link.association.done():
-                    link.association.set_result(None)
+                link.settle_association()
                 self._notify(link.jid, "associated")
             elif isinstance(event, AssociationFailed):
-                if link.association is not None and not link.association.done():
-                    link.association.set_exception(event.error)
+                link.settle_association(event.error)
                 self._notify(link.jid, "failed")
             elif isinstance(event, Released):
                 self._notify(link.jid, "released")

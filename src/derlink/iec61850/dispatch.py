@@ -456,17 +456,19 @@ class Dispatcher:
                     state.refused.add((mrid, semantic))
                     outcome.refused.setdefault(mrid, []).append((state.entry.lfdi, str(err)[:120]))
                 else:
-                    state.written.pop(semantic, None)
-                    state.baseline.pop(semantic, None)
-                    await self._drop_baseline(state.entry.lfdi, semantic)
+                    await self._forget_restore(state, semantic)
                 continue
             if mrid is None:
-                state.written.pop(semantic, None)
-                state.baseline.pop(semantic, None)
-                await self._drop_baseline(state.entry.lfdi, semantic)
+                await self._forget_restore(state, semantic)
             else:
                 state.written[semantic] = value
                 outcome.applied.setdefault(mrid, []).append(state.entry.lfdi)
+
+    async def _forget_restore(self, state: IedState, semantic: DerSemantic) -> None:
+        """A restore is over (the IED took its value back, or refused it): nothing to undo."""
+        state.written.pop(semantic, None)
+        state.baseline.pop(semantic, None)
+        await self._drop_baseline(state.entry.lfdi, semantic)
 
     # -- what to restore, durable -------------------------------------------------------------
 

@@ -43,15 +43,11 @@ from derlink.e2e.group import (
 )
 from derlink.e2e.identity import PeerIdentity
 from derlink.iec61850.protection import E2eProtector, HandshakeFailed
-from derlink.iec61850.xmpp.endpoint import XmppError
+from derlink.iec61850.xmpp.endpoint import XmppError, bare_jid
 
 log = logging.getLogger(__name__)
 
 MUC_ADMIN_NS = "http://jabber.org/protocol/muc#admin"
-
-
-def _bare(jid: str) -> str:
-    return jid.partition("/")[0]
 
 
 class GroupKeyDistributor:
@@ -70,7 +66,7 @@ class GroupKeyDistributor:
 
     def member_name(self, jid: str) -> str | None:
         """The end-to-end identity a member JID was admitted under."""
-        return self._names.get(_bare(jid))
+        return self._names.get(bare_jid(jid))
 
     async def create_group(
         self,
@@ -82,7 +78,7 @@ class GroupKeyDistributor:
         overlap: timedelta = timedelta(seconds=30),
     ) -> None:
         """Keys for ``room`` (its bare JID is the group id); ``members`` (full JIDs) get them."""
-        group_id = _bare(room)
+        group_id = bare_jid(room)
         now = self.protector.clock()
         self.kdc.create_group(
             group_id, now, algorithm=algorithm, lifetime=lifetime, overlap=overlap
@@ -97,27 +93,27 @@ class GroupKeyDistributor:
         """Admit the IED at ``jid`` (full JID; the session is opened if needed) and push it the
         keys; its member name (the subject of its end-to-end certificate)."""
         peer = await self.protector.connect(jid)
-        self._jids[peer.name] = _bare(jid)
-        self._names[_bare(jid)] = peer.name
-        pushes = self.kdc.add_member(_bare(room), peer.name, self.protector.clock())
+        self._jids[peer.name] = bare_jid(jid)
+        self._names[bare_jid(jid)] = peer.name
+        pushes = self.kdc.add_member(bare_jid(room), peer.name, self.protector.clock())
         await self._deliver(pushes)
         return peer.name
 
     async def remove_member(self, room: str, jid: str, *, kick: bool = True) -> None:
         """Remove a member and roll the group over; ``kick`` also takes its room membership."""
-        group_id = _bare(room)
-        name = self._names.get(_bare(jid))
+        group_id = bare_jid(room)
+        name = self._names.get(bare_jid(jid))
         if name is None:
             raise NotAMember(f"{jid} was never admitted to a group here")
         pushes = self.kdc.remove_member(group_id, name, self.protector.clock())
         await self._deliver(pushes)
         if kick:
-            await self._kick(group_id, _bare(jid))
+            await self._kick(group_id, bare_jid(jid))
 
     async def revoke(self, jid: str, *, kick: bool = True) -> None:
         """The member's certificate was revoked: end its session, take it out of every group
         (rollover of each) and out of the rooms."""
-        bare = _bare(jid)
+        bare = bare_jid(jid)
         name = self._names.get(bare)
         self.protector.forget(bare)
         if name is None:
@@ -130,7 +126,7 @@ class GroupKeyDistributor:
 
     async def rollover(self, room: str) -> None:
         """New keys for ``room`` now (both dropped at once), pushed to every member."""
-        await self._deliver(self.kdc.rollover(_bare(room), self.protector.clock()))
+        await self._deliver(self.kdc.rollover(bare_jid(room), self.protector.clock()))
 
     async def tick(self, now: datetime) -> None:
         """The key schedule: the future key activates, a new one is made and pushed."""
@@ -202,7 +198,7 @@ class GroupKeyReceiver:
 
     @property
     def kdc_bare(self) -> str:
-        return _bare(self.kdc_jid)
+        return bare_jid(self.kdc_jid)
 
     def _on_kdc(self, bare: str, peer: PeerIdentity, message: bytes, now: datetime) -> None:
         if bare != self.kdc_bare:

@@ -48,7 +48,13 @@ from derlink.iec61850.mms.codec import MMS_NS, decode_payload, encode_payload
 from derlink.iec61850.model.refs import FCDA, ObjectReference
 from derlink.iec61850.model.store import Cause
 from derlink.iec61850.xmpp.disco import IEC61850_FEATURE, DiscoItem, DiscoResponder, Identity
-from derlink.iec61850.xmpp.endpoint import Endpoint, NotConnectedError, StanzaError, XmppError
+from derlink.iec61850.xmpp.endpoint import (
+    Endpoint,
+    NotConnectedError,
+    StanzaError,
+    XmppError,
+    bare_jid,
+)
 from derlink.iec61850.xmpp.muc import MucRooms
 from derlink.iec61850.xmpp.presence import PresenceTracker
 from derlink.iec61850.xmpp.pubsub import Item, PubSub
@@ -143,8 +149,8 @@ class IedRuntime:
         self.endpoint = endpoint
         self.server = server
         self.driver = driver or SimulatedDriver()
-        self.centres = {_bare(j) for j in centres}
-        self.viewers = {_bare(j) for j in viewers}
+        self.centres = {bare_jid(j) for j in centres}
+        self.viewers = {bare_jid(j) for j in viewers}
         if not self.centres:
             raise DerlinkError("an IED needs at least one control-centre JID")
         self._audit_sink = audit
@@ -216,13 +222,13 @@ class IedRuntime:
 
     def authorize(self, peer: str, right: str, ref: ObjectReference | None) -> bool:
         """Centres may do everything, viewers may look (the ACSI ``authorize`` hook)."""
-        who = _bare(peer)
+        who = bare_jid(peer)
         if who in self.centres:
             return True
         return who in self.viewers and right in READ_RIGHTS
 
     def _admitted(self, peer: str) -> bool:
-        return _bare(peer) in self.centres or _bare(peer) in self.viewers
+        return bare_jid(peer) in self.centres or bare_jid(peer) in self.viewers
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -268,7 +274,7 @@ class IedRuntime:
         except DerlinkError as err:
             self._audit_refusal(sender, "group-command", "muc", str(err))
             return
-        peer = f"{identity}/{_bare(sender)}"  # the centre, as moderator of this room
+        peer = f"{identity}/{bare_jid(sender)}"  # the centre, as moderator of this room
         self._group_peers.add(peer)
         if peer not in self.server.associations:
             self.server.handle(peer, INITIATE_FOR_GROUP)
@@ -508,10 +514,6 @@ def _refused(event: ServerEvent) -> AuditEvent | None:
             details={"detail": event.detail[:200]},
         )
     return None
-
-
-def _bare(jid: str) -> str:
-    return jid.partition("/")[0]
 
 
 def _full_centre(jid: str) -> str:

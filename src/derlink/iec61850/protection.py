@@ -74,7 +74,7 @@ from derlink.e2e.session import (
 )
 from derlink.e2e.tokens import MAX_TOKEN, decode_token
 from derlink.errors import DerlinkError
-from derlink.iec61850.xmpp.endpoint import Endpoint, StanzaError, XmppError
+from derlink.iec61850.xmpp.endpoint import Endpoint, StanzaError, XmppError, bare_jid
 from derlink.pki import Role, certificate_der
 from derlink.rbac import Decision, Policy, Subject, acsi_hook
 from derlink.rbac.policy import DEFAULT_POLICY
@@ -116,10 +116,6 @@ class NoSession(StateError):
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _bare(jid: str) -> str:
-    return jid.partition("/")[0]
 
 
 def element(kind: str, message: bytes) -> ET.Element:
@@ -198,7 +194,7 @@ class E2eProtector:
 
     def session(self, jid: str) -> Session | None:
         """The established session with ``jid``'s bare JID, if any."""
-        session = self._sessions.get(_bare(jid))
+        session = self._sessions.get(bare_jid(jid))
         return session if session is not None and session.state is State.ESTABLISHED else None
 
     def peer(self, jid: str) -> PeerIdentity | None:
@@ -222,11 +218,11 @@ class E2eProtector:
 
     def route(self, jid: str) -> str | None:
         """The full JID a peer last spoke from (for rekeys and key pushes)."""
-        return self._routes.get(_bare(jid))
+        return self._routes.get(bare_jid(jid))
 
     def forget(self, jid: str) -> None:
         """End the session with ``jid`` (its presence went away, or it was revoked)."""
-        bare = _bare(jid)
+        bare = bare_jid(jid)
         self._sessions.pop(bare, None)
         self._pending.pop(bare, None)
         self._chains.pop(bare, None)
@@ -256,7 +252,7 @@ class E2eProtector:
     def begin(self, to: str, now: datetime) -> bytes:
         """A HandshakeReq opening a new association with ``to`` (its answer goes to
         :meth:`complete`)."""
-        bare = _bare(to)
+        bare = bare_jid(to)
         session = Session.initiator(
             self.credentials, self.verifier, self.config, accept_peer=self._accepts(bare)
         )
@@ -267,7 +263,7 @@ class E2eProtector:
 
     def complete(self, to: str, message: bytes, now: datetime) -> PeerIdentity:
         """Install the peer's HandshakeAcc (or rekey accept); the peer's identity."""
-        bare = _bare(to)
+        bare = bare_jid(to)
         session = self._pending.get(bare) or self._sessions.get(bare)
         if session is None:
             raise NoSession(f"no handshake under way with {bare}")
@@ -291,7 +287,7 @@ class E2eProtector:
     def answer(self, sender: str, message: bytes, now: datetime) -> bytes:
         """Answer a HandshakeReq from ``sender`` (a full JID as the server stamped it): a new
         association (replacing the old one once verified) or a rekey of the current one."""
-        bare = _bare(sender)
+        bare = bare_jid(sender)
         try:
             _check_handshake(message)
             current = self._sessions.get(bare)
@@ -344,7 +340,7 @@ class E2eProtector:
     def _established(self, jid: str) -> Session:
         session = self.session(jid)
         if session is None:
-            raise NoSession(f"no end-to-end session with {_bare(jid)}")
+            raise NoSession(f"no end-to-end session with {bare_jid(jid)}")
         return session
 
     # -- sans-IO records ------------------------------------------------------------------------
@@ -352,7 +348,7 @@ class E2eProtector:
     def seal(self, jid: str, payload: bytes, now: datetime) -> bytes:
         """``payload`` for ``jid``: a confidential record of its session, or a group message
         when ``jid`` is a room."""
-        bare = _bare(jid)
+        bare = bare_jid(jid)
         member = self.groups.get(bare)
         if member is not None:
             return member.seal(payload, now)
@@ -362,7 +358,7 @@ class E2eProtector:
         """The payload of a record (or group message) from ``jid``, or the typed refusal,
         audited. Anything but a confidential record of the session is refused: plaintext, a
         handshake token, an integrity-only record."""
-        bare = _bare(jid)
+        bare = bare_jid(jid)
         try:
             member = self.groups.get(bare)
             if member is not None:
@@ -395,7 +391,7 @@ class E2eProtector:
 
     async def prepare(self, to: str) -> None:
         """Before a request to ``to``: make sure a session is established (handshake once)."""
-        if _bare(to) in self.groups or self.session(to) is not None:
+        if bare_jid(to) in self.groups or self.session(to) is not None:
             return
         await self.connect(to)
 
@@ -430,7 +426,7 @@ class E2eProtector:
 
         Raises :class:`HandshakeFailed` when the peer refuses or does not answer, or the
         refusal of its accept (revoked, untrusted, wrong JID...)."""
-        bare = _bare(to)
+        bare = bare_jid(to)
         session = self.session(bare)
         if session is not None and session.peer is not None:
             return session.peer
@@ -450,7 +446,7 @@ class E2eProtector:
 
     async def rekey(self, jid: str) -> int:
         """Rekey the session with ``jid`` now; the new epoch."""
-        bare = _bare(jid)
+        bare = bare_jid(jid)
         to = self._routes.get(bare, jid)
         request = self.rekey_request(bare, self.clock())
         answer = await self._exchange(to, KIND_HANDSHAKE, request)
@@ -461,7 +457,7 @@ class E2eProtector:
 
     async def send_kdc(self, to: str, message: bytes) -> bytes | None:
         """Send a key-server message (sealed in ``to``'s session) and return the opened answer."""
-        bare = _bare(to)
+        bare = bare_jid(to)
         record = self._established(bare).seal(message, self.clock(), confidential=True)
         answer = await self._exchange(self._routes.get(bare, to), KIND_KDC, record)
         if answer is None:
@@ -510,8 +506,8 @@ class E2eProtector:
             raise StateError("no key-server messages are handled here")
         session = self._established(sender)
         assert session.peer is not None
-        self._routes[_bare(sender)] = sender
-        reply = handler(_bare(sender), session.peer, message, now)
+        self._routes[bare_jid(sender)] = sender
+        reply = handler(bare_jid(sender), session.peer, message, now)
         if reply is None:
             return None
         return element(KIND_KDC, session.seal(reply, now, confidential=True))
@@ -520,7 +516,7 @@ class E2eProtector:
         if str(stanza["type"]) not in ("unavailable", "error"):
             return
         sender = str(JID(stanza["from"]))
-        bare = _bare(sender)
+        bare = bare_jid(sender)
         if bare in self._sessions and self._routes.get(bare) in (sender, None):
             log.info("%s went away: its end-to-end session ends", sender)
             self.forget(bare)

@@ -629,7 +629,7 @@ class Endpoint:
 
     async def request(self, to: str, payload: bytes, *, timeout: float | None = None) -> bytes:
         """Send ``payload`` in an iq set to ``to`` (a full JID) and return the answer's payload."""
-        peer = _bare(to)
+        peer = bare_jid(to)
         prepare = getattr(self.protector, "prepare", None)
         if prepare is not None:  # an end-to-end protector may first run its handshake with `to`
             await prepare(to)
@@ -645,7 +645,7 @@ class Endpoint:
         message = client.Message()
         message["to"] = to
         message["type"] = mtype
-        message.append(self._wrap(_bare(to), payload))
+        message.append(self._wrap(bare_jid(to), payload))
         client.send(message)
 
     def send_stanza(self, stanza: StanzaBase) -> None:
@@ -845,5 +845,6 @@ def _first_child(element: ET.Element) -> ET.Element | None:
     return None
 
 
-def _bare(jid: str) -> str:
+def bare_jid(jid: str) -> str:
+    """``jid`` without its resource."""
     return jid.partition("/")[0]

@@ -40,7 +40,13 @@ from typing import Any
 from slixmpp import JID
 from slixmpp.xmlstream import StanzaBase
 
-from derlink.iec61850.xmpp.endpoint import Endpoint, NotConnectedError, StanzaError, XmppError
+from derlink.iec61850.xmpp.endpoint import (
+    Endpoint,
+    NotConnectedError,
+    StanzaError,
+    XmppError,
+    bare_jid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +136,7 @@ class MucRooms:
     def __init__(self, endpoint: Endpoint, nick: str, *, trusted: Iterable[str] = ()) -> None:
         self.endpoint = endpoint
         self.nick = nick
-        self.trusted: set[str] = {j.partition("/")[0] for j in trusted}
+        self.trusted: set[str] = {bare_jid(j) for j in trusted}
         self.rooms: dict[str, Room] = {}
         self.refused_invites = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -182,7 +188,7 @@ class MucRooms:
         persistent afterwards; every member is invited once all are granted.
         """
         room = await self.join(room_jid, timeout=timeout)
-        bares = sorted({m.partition("/")[0] for m in members})
+        bares = sorted({bare_jid(m) for m in members})
         created = STATUS_CREATED in room.codes
         if not created and room.occupants.get(room.nick, _NOBODY).affiliation != "owner":
             await self.add_members(room_jid, bares, timeout=timeout)
@@ -237,7 +243,7 @@ class MucRooms:
         which grants them while the room is not persistent."""
         if batch < 1:
             raise MucError(f"the batch size must be at least 1, not {batch}")
-        bares = sorted({m.partition("/")[0] for m in members})
+        bares = sorted({bare_jid(m) for m in members})
 
         async def grant(bare: str) -> None:
             query = ET.Element(f"{{{MUC_ADMIN_NS}}}query")
@@ -258,7 +264,7 @@ class MucRooms:
         ET.SubElement(query, f"{{{MUC_ADMIN_NS}}}item", {"affiliation": affiliation})
         answer = await self.endpoint.iq(room_jid, "get", query, timeout=timeout)
         items = answer.xml.findall(f"{{{MUC_ADMIN_NS}}}query/{{{MUC_ADMIN_NS}}}item")
-        return sorted({item.get("jid", "").partition("/")[0] for item in items} - {""})
+        return sorted({bare_jid(item.get("jid", "")) for item in items} - {""})
 
     async def occupant_list(
         self, room_jid: str, role: str = "participant", *, timeout: float = 10.0
@@ -274,7 +280,7 @@ class MucRooms:
         return [
             Occupant(
                 item.get("nick", ""),
-                item.get("jid", "").partition("/")[0],
+                bare_jid(item.get("jid", "")),
                 item.get("role", role),
                 item.get("affiliation", "none"),
             )
@@ -303,7 +309,7 @@ class MucRooms:
         Occupants whose presence the room does not broadcast are found by asking the room for
         its occupant lists (a moderator may; others learn from broadcast presence only), at
         intervals growing from 0.05 s to 1 s."""
-        wanted = {j.partition("/")[0] for j in jids}
+        wanted = {bare_jid(j) for j in jids}
         loop = asyncio.get_running_loop()
 
         def present() -> set[str]:
@@ -350,7 +356,7 @@ class MucRooms:
         )
 
     def is_room(self, jid: str) -> bool:
-        return jid.partition("/")[0] in self.rooms
+        return bare_jid(jid) in self.rooms
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -379,7 +385,7 @@ class MucRooms:
         real = item.get("jid", "") if item is not None else ""
         room.occupants[nick] = Occupant(
             nick,
-            real.partition("/")[0],
+            bare_jid(real),
             item.get("role", "none") if item is not None else "none",
             item.get("affiliation", "none") if item is not None else "none",
         )
@@ -393,7 +399,7 @@ class MucRooms:
         if invite is None:
             return
         room_jid = str(JID(stanza["from"]).bare)
-        inviter = invite.get("from", "").partition("/")[0]
+        inviter = bare_jid(invite.get("from", ""))
         if inviter not in self.trusted:
             self.refused_invites += 1
             log.warning(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from slixmpp import JID
 from slixmpp.xmlstream import StanzaBase
 
-from derlink.iec61850.xmpp.endpoint import Endpoint, NotConnectedError
+from derlink.iec61850.xmpp.endpoint import Endpoint, NotConnectedError, bare_jid
 
 MUC_USER_NS = "http://jabber.org/protocol/muc#user"
 
@@ -43,7 +43,7 @@ class PresenceTracker:
     ) -> None:
         self.endpoint = endpoint
         self.announce_to: set[str] = set(announce)
-        self.answer: set[str] = {_bare(j) for j in answer}
+        self.answer: set[str] = {bare_jid(j) for j in answer}
         self._available: dict[str, set[str]] = {}
         self._on_available: list[AvailabilityListener] = []
         self._on_unavailable: list[AvailabilityListener] = []
@@ -61,7 +61,7 @@ class PresenceTracker:
 
     def resources(self, bare: str) -> list[str]:
         """The available full JIDs of ``bare``."""
-        return sorted(self._available.get(_bare(bare), ()))
+        return sorted(self._available.get(bare_jid(bare), ()))
 
     def available(self) -> list[str]:
         """Every available full JID."""
@@ -137,7 +137,3 @@ class PresenceTracker:
         self._changed.set()
         for listener in list(listeners):
             listener(jid)
-
-
-def _bare(jid: str) -> str:
-    return jid.partition("/")[0]
