@@ -144,8 +144,7 @@ class ControlCentre:
         self.muc_service = muc_service or f"conference.{endpoint.domain}"
         self.pubsub = PubSub(endpoint, pubsub_service)
         self.groups: dict[str, str] = {}
-        self._builder = AcsiClient(max_outstanding=1 << 30, clock=time.time)
-        self._builder.state = AssocState.ASSOCIATED  # only builds group PDUs, never receives
+        self._builder = AcsiClient.group_sender(clock=time.time)
         endpoint.on_message(self._on_message)
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -392,10 +391,8 @@ class ControlCentre:
         self._send_group(room)
 
     def _send_group(self, room: str) -> None:
-        for pdu in self._builder.take_outgoing():
+        for pdu in self._builder.take_unconfirmed():
             self.muc.send(room, encode_payload(pdu))
-        self._builder.connection_lost()  # forget the never-answered request
-        self._builder.state = AssocState.ASSOCIATED
 
     async def create_tariff_node(self, node: str) -> bool:
         return await self.pubsub.create_node(node, timeout=self.request_timeout)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from derlink.iec61850.acsi.client import Associated, AssocState, analogue
+from derlink.iec61850.acsi.client import AcsiClient, Associated, AssocState, analogue
 from derlink.iec61850.acsi.errors import AssociationError, ServiceError, ServiceErrorClass
 from derlink.iec61850.acsi.server import AccessDenied, AssociationChanged, SettingApplied
 from derlink.iec61850.model.refs import FC, FCDA, ObjectReference
-from iec61850.acsi.harness import Rig
+from iec61850.acsi.harness import Rig, wire
 
 LD = "DERIEDLD0"
 
@@ -209,3 +209,19 @@ def test_bad_initiate_and_unknown_response(rig: Rig) -> None:
     stray = ("confirmed-ResponsePDU", {"invokeID": 12345, "service": ("identify", {})})
     with pytest.raises(ProtocolError):
         link.client.receive(stray)
+
+
+def test_a_group_sender_builds_requests_nobody_answers(rig: Rig) -> None:
+    """Group commands (8-2 multicast in a MUC room): built like any request, then forgotten;
+    the sender stays usable and keeps nothing outstanding."""
+    link = rig.link()  # the IED knows this peer: the group command arrives as from it
+    sender = AcsiClient.group_sender()
+    wmax = ref(f"{LD}/DGEN1.WMax.setMag")
+    for value in (3100.0, 3200.0):
+        sender.set_data_values(wmax, FC.SP, analogue(value))
+        pdus = sender.take_unconfirmed()
+        assert len(pdus) == 1 and sender.outstanding == 0 and sender.queued == 0
+        assert sender.state is AssocState.ASSOCIATED
+        rig.server.handle(link.peer, wire(pdus[0]))
+        assert rig.store.get(FCDA(wmax, FC.SP)) == {"f": value}
+    assert sender.take_unconfirmed() == []

@@ -204,7 +204,28 @@ class AcsiClient:
         self.rpt_ids: dict[str, str] = {}  # RCB reference -> RptID
         self.duplicates_dropped = 0
 
+    @classmethod
+    def group_sender(
+        cls, *, origin: Origin | None = None, clock: Callable[[], float] = lambda: 0.0
+    ) -> AcsiClient:
+        """A client that only builds requests for a group (8-2 multicast through a MUC room):
+        it has no association of its own and receives nothing; send what
+        :meth:`take_unconfirmed` hands out."""
+        client = cls(max_outstanding=1 << 30, origin=origin, clock=clock)
+        client.state = AssocState.ASSOCIATED
+        return client
+
     # -- plumbing ---------------------------------------------------------------------------
+
+    def take_unconfirmed(self) -> list[Pdu]:
+        """The PDUs built so far, as requests nobody will answer: they are not kept as
+        outstanding, and no control waits for its CommandTermination."""
+        out = self.take_outgoing()
+        self._inflight.clear()
+        self._queue.clear()
+        for ctl in self._controls.values():
+            ctl.awaiting_termination = False
+        return out
 
     def take_outgoing(self) -> list[Pdu]:
         """PDUs to send to the server, in order."""
