@@ -36,7 +36,6 @@ from typing import Any, TypeVar
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from derlink.cli.context import CliContext, emit_json, pass_ctx
 from derlink.cli.fleet import plain
@@ -53,7 +52,8 @@ from derlink.e2e.commands import (
     write_durably,
 )
 from derlink.errors import DerlinkError
-from derlink.pki import lfdi_of_certificate, normalise_lfdi
+from derlink.pki import PkiError, lfdi_of_certificate, normalise_lfdi
+from derlink.rbac.credentials import admin_prefix, matching_key
 
 T = TypeVar("T")
 SIGNER_ENV = "DERLINK_SIGNER"
@@ -85,16 +85,10 @@ def _certificates(path: Path, what: str) -> list[x509.Certificate]:
 def _key(
     path: Path, cert: x509.Certificate, passphrase: bytes | None
 ) -> ec.EllipticCurvePrivateKey:
-    data = _read(path, "key")
-    if b"PRIVATE KEY-----" not in data:
-        data = _read(path.with_suffix(".key"), "key")
     try:
-        key = load_pem_private_key(data, password=passphrase)
-    except (ValueError, TypeError) as err:
-        raise FieldError(f"cannot load the private key of {path}: {err}") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
-        raise FieldError(f"the private key of {path} does not match its certificate")
-    return key
+        return matching_key(path, cert, passphrase)
+    except PkiError as err:
+        raise FieldError(str(err)) from None
 
 
 def load_signer(path: Path, passphrase: bytes | None = None) -> Signer:
@@ -111,7 +105,7 @@ def resolve_signer(ctx: CliContext, explicit: str | None) -> Signer:
     chosen = explicit or os.environ.get(SIGNER_ENV) or getattr(ctx, "identity_file", None)
     if chosen:
         return load_signer(Path(chosen))
-    admin = ctx.home.require().pki_dir / "admin.pem"
+    admin = admin_prefix(ctx.home.require().pki_dir).with_suffix(".pem")
     if not admin.exists():
         raise FieldError(f"no signer: give --signer PEM or set {SIGNER_ENV}")
     return load_signer(admin)
@@ -127,7 +121,7 @@ signer_option = click.option(
 
 
 def _trust(ca: str, crls: tuple[str, ...]) -> Trust:
-    from derlink.pki import PkiError, load_crl
+    from derlink.pki import load_crl
 
     roots = tuple(_certificates(Path(ca), "trust anchors"))
     try:

@@ -12,8 +12,9 @@ permission is checked by the interface (RBAC ``approve``), the four-eyes rule he
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -26,12 +27,10 @@ from derlink.audit.anomaly import (
 )
 from derlink.audit.event import AuditEvent, Outcome, Severity
 from derlink.control.errors import ControlError, NotFound
+from derlink.control.service import FleetService, program_groups
 from derlink.domain import Control, ControlBase, Priority
 from derlink.store import codec
-from derlink.store.schema import HeldControlRow, ProgramGroupRow
-
-if TYPE_CHECKING:
-    from derlink.control.service import FleetService
+from derlink.store.schema import HeldControlRow
 
 HELD = "held"
 APPROVED = "approved"
@@ -81,7 +80,7 @@ def control_request(
 ) -> dict[str, Any]:
     """The arguments of ``create_control`` as JSON, to create it later on approval."""
     return {
-        "base": json.loads(codec.base_to_json(base) or "{}"),
+        "base": base.set_fields(),
         "start": start,
         "duration": duration,
         "program": program,
@@ -100,14 +99,9 @@ async def screen_control(
     now = fleet.now()
     async with fleet.db.transaction() as s:
         if request["group"] is not None:
-            groups = [request["group"]]
+            groups: Collection[str] = [request["group"]]
         else:
-            rows = await s.scalars(
-                select(ProgramGroupRow.group_id).where(
-                    ProgramGroupRow.program_id == request["program"]
-                )
-            )
-            groups = list(rows.all())
+            groups = await program_groups(s, request["program"])
         assessment = await guard.screen_command(s, operator=actor, groups=groups, now=now)
         if assessment.action is Action.ALLOW:
             return

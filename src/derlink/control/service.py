@@ -81,17 +81,7 @@ class FleetService:
         """Record the change in the outbox and the audit log; last step of a transaction."""
         kind, _, key = target.partition(":")
         session.add(ChangeRow(kind=kind, key=key, time=self.now()))
-        event = AuditEvent(
-            action=action,
-            target=target,
-            actor=actor,
-            outcome=Outcome.SUCCESS,
-            severity=Severity.NOTICE,
-            event_id=_event_id(action),
-            source="derlink.control",
-            details=details,
-        )
-        await self.audit.append_in(session, [event])
+        await self.audit.append_in(session, [_change_event(actor, action, target, details)])
 
     # --- groups -----------------------------------------------------------------------------
 
@@ -243,14 +233,11 @@ class FleetService:
             for d in devices:
                 s.add(ChangeRow(kind="device", key=d.lfdi, time=now))
             events = [
-                AuditEvent(
-                    action="device.enrol",
-                    target=f"device:{d.lfdi}",
-                    actor=actor,
-                    severity=Severity.NOTICE,
-                    event_id=_event_id("device.enrol"),
-                    source="derlink.control",
-                    details={"sfdi": d.sfdi, "site": d.site, "bulk": True},
+                _change_event(
+                    actor,
+                    "device.enrol",
+                    f"device:{d.lfdi}",
+                    {"sfdi": d.sfdi, "site": d.site, "bulk": True},
                 )
                 for d in devices
             ]
@@ -353,7 +340,7 @@ class FleetService:
             row.changed_time = self.now()
             fields = base.set_fields() if base else None
             await self._commit(s, actor, "program.default", f"program:{program_id}", base=fields)
-            return codec.program_from_row(row, await _program_groups(s, program_id))
+            return codec.program_from_row(row, await program_groups(s, program_id))
 
     async def remove_program(self, program_id: str, *, actor: str) -> None:
         async with self.db.transaction() as s:
@@ -378,7 +365,7 @@ class FleetService:
     async def program(self, program_id: str) -> Program:
         async with self.db.sessions() as s:
             row = await _need(s, ProgramRow, program_id, "program")
-            return codec.program_from_row(row, await _program_groups(s, program_id))
+            return codec.program_from_row(row, await program_groups(s, program_id))
 
     async def group_program(
         self, s: AsyncSession, group_id: str, priority: Priority, actor: str
@@ -608,6 +595,20 @@ def _event_id(action: str) -> str:
     return f"Control:{domain.capitalize()}{verb.capitalize().replace('_', '')}.1"
 
 
+def _change_event(actor: str, action: str, target: str, details: dict[str, Any]) -> AuditEvent:
+    """The audit record of a successful operator change (see ``FleetService._commit``)."""
+    return AuditEvent(
+        action=action,
+        target=target,
+        actor=actor,
+        outcome=Outcome.SUCCESS,
+        severity=Severity.NOTICE,
+        event_id=_event_id(action),
+        source="derlink.control",
+        details=details,
+    )
+
+
 def _lfdi(value: str) -> str:
     return value.strip().upper()
 
@@ -624,7 +625,8 @@ async def _site_groups(s: AsyncSession, site_id: str) -> frozenset[str]:
     return frozenset(rows.all())
 
 
-async def _program_groups(s: AsyncSession, program_id: str) -> frozenset[str]:
+async def program_groups(s: AsyncSession, program_id: str) -> frozenset[str]:
+    """The groups program ``program_id`` targets (in the caller's session)."""
     rows = await s.scalars(
         select(ProgramGroupRow.group_id).where(ProgramGroupRow.program_id == program_id)
     )

@@ -13,7 +13,6 @@ are strictly increasing and never reused, whatever process signs) and keeps or a
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from derlink.audit.event import AuditEvent, Severity
 from derlink.audit.log import AuditLog
 from derlink.control.errors import ControlError, NotFound
+from derlink.control.service import program_groups
 from derlink.domain import Control
 from derlink.e2e import otc
 from derlink.e2e.commands import (
@@ -34,7 +34,7 @@ from derlink.e2e.commands import (
 from derlink.pki import lfdi_of_certificate
 from derlink.store import codec
 from derlink.store.database import Database
-from derlink.store.schema import ControlRow, ProgramGroupRow, ProgramRow
+from derlink.store.schema import ControlRow, ProgramRow
 from derlink.store.schema_commands import OriginatorCounterRow, SignedCommandRow
 
 MAX_DB_COUNTER = 2**63 - 1  # BIGINT; the wire counter is 64-bit unsigned
@@ -55,13 +55,6 @@ async def next_counter(s: AsyncSession, originator: str, limit: int = MAX_DB_COU
     if counter > limit:
         raise ControlError(f"the counter of {originator} is exhausted ({limit} used)")
     return counter
-
-
-async def _groups(s: AsyncSession, program_id: str) -> list[str]:
-    rows = await s.scalars(
-        select(ProgramGroupRow.group_id).where(ProgramGroupRow.program_id == program_id)
-    )
-    return list(rows.all())
 
 
 async def _sign(
@@ -100,7 +93,7 @@ async def sign_control(
     valid_for: int | None = None,
 ) -> SignedCommand:
     """Sign ``control`` for the groups of its program and store it (caller's transaction)."""
-    groups = await _groups(s, control.program)
+    groups = await program_groups(s, control.program)
     if not groups:
         raise ControlError(f"program {control.program} targets no group: nobody to sign for")
     not_after = control.end if valid_for is None else now + valid_for

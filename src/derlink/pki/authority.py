@@ -314,9 +314,7 @@ class Pki:
         """
         bare = inputs.jid(jid)
         subject = name(bare, self.name, LEAF_SPECS[Profile.XMPP_CLIENT].unit)
-        roles_der = None
-        if roles is not None:
-            roles_der = user_roles_value(inputs.roles(roles), area_of_responsibility)
+        roles_der = _roles_value(roles, area_of_responsibility)
         validity = _validity(as_utc(now), inputs.days(validity_days))
 
         def build(public_key: PublicKey, signer: Signing, sn: int) -> x509.Certificate:
@@ -356,9 +354,7 @@ class Pki:
             hw_serial = inputs.text(hardware_serial, "device serial number", inputs.MAX_HW_SERIAL)
             hw_name = HardwareModuleName(oids.DERLINK_HW_TYPE, hw_serial.encode())
             alt_names.append(x509.OtherName(oids.HARDWARE_MODULE_NAME, hw_name.to_der()))
-        roles_der = None
-        if roles is not None:
-            roles_der = user_roles_value(inputs.roles(roles), area_of_responsibility)
+        roles_der = _roles_value(roles, area_of_responsibility)
         validity = _validity(as_utc(now), inputs.days(validity_days))
 
         def build(public_key: PublicKey, signer: Signing, sn: int) -> x509.Certificate:
@@ -376,9 +372,7 @@ class Pki:
         aor: str | None,
     ) -> Issued:
         subject = name(inputs.text(holder, "name"), self.name, LEAF_SPECS[profile].unit)
-        roles_der = None
-        if roles is not None:
-            roles_der = user_roles_value(inputs.roles(roles), aor or "")
+        roles_der = _roles_value(roles, aor or "")
         validity = _validity(as_utc(now), inputs.days(validity_days))
 
         def build(public_key: PublicKey, signer: Signing, sn: int) -> x509.Certificate:
@@ -593,6 +587,11 @@ def _ca(
     subject = name(f"{pki_name} {_CA_TITLES[ca]}", pki_name)
     serial = secrets.randbits(64) | 1
     return build_ca(ca, subject, keys[ca].public_key(), signer, serial, now)
+
+
+def _roles_value(roles: Sequence[Role] | None, aor: str) -> bytes | None:
+    """The IECUserRoles extension value of ``roles`` (None: the certificate has none)."""
+    return None if roles is None else user_roles_value(inputs.roles(roles), aor)
 
 
 def _e2e_subject(holder: str, pki_name: str) -> x509.Name:

@@ -248,10 +248,7 @@ def check_xmpp_client(cert: x509.Certificate) -> None:
     san = extension(cert, x509.SubjectAlternativeName)
     if san is None or len(san.value) != 1 or len(xmpp_addrs(cert)) != 1:
         raise CertificateError("subjectAltName must hold exactly one id-on-xmppAddr")
-    if user_roles(cert) is not None:
-        ext = _raw_extension(cert, oids.IEC_USER_ROLES)
-        if ext is not None and ext.critical:
-            raise CertificateError("the IECUserRoles extension must not be critical")
+    _check_roles(cert, required=False)
 
 
 def check_e2e(cert: x509.Certificate) -> None:
@@ -270,16 +267,15 @@ def check_e2e(cert: x509.Certificate) -> None:
             raise CertificateError("subjectAltName may hold one xmppAddr and one hardware name")
         xmpp_addrs(cert)
         hardware_module_name(cert)
-    ext = _raw_extension(cert, oids.IEC_USER_ROLES)
-    if ext is not None:
-        if ext.critical:
-            raise CertificateError("the IECUserRoles extension must not be critical")
-        user_roles(cert)
+    _check_roles(cert, required=False)
 
 
-def _check_roles(cert: x509.Certificate) -> None:
+def _check_roles(cert: x509.Certificate, *, required: bool = True) -> None:
+    """A non-critical, well-formed IECUserRoles extension (absent allowed unless required)."""
     ext = _raw_extension(cert, oids.IEC_USER_ROLES)
     if ext is None:
+        if not required:
+            return
         raise CertificateError("the IECUserRoles extension (IEC 62351-8) is missing")
     if ext.critical:
         raise CertificateError("the IECUserRoles extension must not be critical")

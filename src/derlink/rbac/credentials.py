@@ -60,14 +60,30 @@ def load_identity(
         cert = x509.load_pem_x509_certificates(data)[0]
     except ValueError:
         raise PkiError(f"{path} holds no PEM certificate") from None
-    key_data = data if b"PRIVATE KEY-----" in data else _read(path.with_suffix(".key"), "key")
+    key = matching_key(path, cert, passphrase, data=data)
+    return subject_from_certificate(cert, pki, now=now), key
+
+
+def matching_key(
+    path: Path,
+    cert: x509.Certificate,
+    passphrase: bytes | None = None,
+    *,
+    data: bytes | None = None,
+) -> ec.EllipticCurvePrivateKey:
+    """The private key of ``cert``: in the PEM file ``path`` (``data``, when already read) or
+    beside it (``NAME.key``); :class:`CertificateError` when it is not the key of ``cert``."""
+    if data is None:
+        data = _read(path, "key")
+    if b"PRIVATE KEY-----" not in data:
+        data = _read(path.with_suffix(".key"), "key")
     try:
-        key = load_pem_private_key(key_data, password=passphrase)
+        key = load_pem_private_key(data, password=passphrase)
     except (ValueError, TypeError) as err:
         raise PkiError(f"cannot load the private key of {path}: {err}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
         raise CertificateError(f"the private key of {path} does not match its certificate")
-    return subject_from_certificate(cert, pki, now=now), key
+    return key
 
 
 def ensure_token_signer(pki: Pki, *, now: datetime) -> tuple[x509.Certificate, Path]:
